@@ -1,0 +1,115 @@
+/*
+ * Internal declarations shared by the library's source files. Not installed.
+ * Symbols here keep the mlp_ prefix so a static link cannot clash with a
+ * user's names, but they are not part of the public API.
+ */
+#ifndef MLP_INTERNAL_H
+#define MLP_INTERNAL_H
+
+#include "mlp.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- alloc.c: the one allocation function, so tests and the benchmark can
+ * count or fail allocations by wrapping mlp_alloc at link time. ---- */
+void *mlp_alloc(size_t n_bytes);
+void *mlp_alloc_zero(size_t count, size_t size);
+void mlp_dealloc(void *p);
+/* Non-zero when a * b overflows size_t; otherwise *product = a * b. */
+int mlp_mul_overflows(size_t a, size_t b, size_t *product);
+/* Non-zero when a + b overflows size_t; otherwise *sum = a + b. */
+int mlp_add_overflows(size_t a, size_t b, size_t *sum);
+/* Allocates count floats, refusing counts whose byte size overflows. */
+float *mlp_alloc_floats(size_t count);
+
+/* ---- rng.c: xoshiro256** seeded with splitmix64, so a seed reproduces a
+ * run bit for bit on every platform. ---- */
+typedef struct mlp_rng {
+    uint64_t s[4];
+} mlp_rng;
+void mlp_rng_seed(mlp_rng *rng, uint64_t seed);
+uint64_t mlp_rng_next(mlp_rng *rng);
+/* Uniform integer in [0, n), unbiased; n must be > 0. */
+uint64_t mlp_rng_below(mlp_rng *rng, uint64_t n);
+/* Uniform double in [0, 1) with 53 random bits. */
+double mlp_rng_uniform(mlp_rng *rng);
+/* Standard normal (Box-Muller). */
+double mlp_rng_normal(mlp_rng *rng);
+
+/* ---- matrix.c: the gemm wrapper. All matrices are row-major and
+ * contiguous: op(A) is M x K, op(B) is K x N, C is M x N. ---- */
+void mlp_gemm(bool trans_A, bool trans_B, size_t M, size_t N, size_t K, float alpha,
+              const float *A, const float *B, float beta, float *C);
+/* Largest dimension the BLAS interface (int) accepts. */
+size_t mlp_gemm_max_dim(void);
+
+/* ---- activation.c ---- */
+bool mlp_activation_valid(mlp_activation act);
+/* Z <- Z + 1 b^T, then A = g(Z), in one pass over the m x n matrix. */
+void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A, size_t m,
+                            size_t n);
+/* delta <- delta (.) g'(Z), element-wise over m x n (not for softmax). */
+void mlp_activation_backward(mlp_activation act, const float *Z, const float *A, float *delta,
+                             size_t m, size_t n);
+
+/* ---- loss.c ---- */
+bool mlp_loss_valid(mlp_loss loss);
+/* Whether the output activation and loss pair is differentiated exactly. */
+bool mlp_loss_accepts(mlp_loss loss, mlp_activation output_act);
+/* Checks targets Y (m x n) for the loss's domain. */
+mlp_status mlp_loss_check_targets(mlp_loss loss, const float *Y, size_t m, size_t n);
+/* The batch-mean loss C of outputs (Z, A) against Y, accumulated in double. */
+double mlp_loss_compute(mlp_loss loss, mlp_activation output_act, const float *Z,
+                        const float *A, const float *Y, size_t m, size_t n);
+/* The output layer's Delta^(L) = dC/dZ^(L), fused where SPEC.md says so. */
+void mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z, const float *A,
+                    const float *Y, size_t m, size_t n, float *delta);
+
+/* ---- layer.c: one dense layer, every buffer named. ---- */
+typedef struct mlp_layer {
+    size_t n_in, n_out;
+    mlp_activation act;
+    size_t offset; /* W starts at params + offset, b follows W */
+    float *W, *b;  /* views into net->params */
+    float *dW, *db; /* views into net->grads, same layout */
+    float *Z, *A, *delta; /* views into net->work, m_cap x n_out each */
+} mlp_layer;
+
+/* Z = A_prev W^T + 1 b^T, A = g(Z). */
+void mlp_dense_forward(float *Z, float *A, const float *A_prev, const float *W, const float *b,
+                       size_t m, size_t n_in, size_t n_out, mlp_activation act);
+/* dW = delta^T A_prev, db = column sums of delta. */
+void mlp_dense_backward_params(float *dW, float *db, const float *delta, const float *A_prev,
+                               size_t m, size_t n_in, size_t n_out);
+/* delta_prev = (delta W) (.) g'(Z_prev), the previous layer's delta. */
+void mlp_dense_backward_input(float *delta_prev, const float *delta, const float *W,
+                              const float *Z_prev, const float *A_prev,
+                              mlp_activation act_prev, size_t m, size_t n_in, size_t n_out);
+
+/* ---- network.c ---- */
+struct mlp_net {
+    size_t n_inputs;
+    mlp_loss loss;
+    mlp_rng rng; /* weight initialization */
+    size_t n_layers;
+    mlp_layer *layers;
+    size_t n_params; /* all W and b, contiguous, layer after layer */
+    float *params;
+    float *grads;
+    size_t m_cap;      /* rows the work buffer holds */
+    float *work;       /* Z, A, delta of every layer */
+    const float *X;    /* input of the last forward pass, not copied */
+    size_t m;          /* rows of the last forward pass, 0 if none */
+    bool has_delta;    /* a backward pass followed the last forward pass */
+    bool has_grads;    /* dW, db hold the gradients of some batch */
+};
+
+/* Checks that the network can be trained: layers present, output
+ * activation accepted by the loss. */
+mlp_status mlp_net_check_trainable(const mlp_net *net);
+/* The widest layer (inputs included). */
+size_t mlp_net_max_width(const mlp_net *net);
+
+#endif

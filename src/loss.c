@@ -1,0 +1,129 @@
+/*
+ * Losses and the output layer's delta (SPEC.md, "Losses"). Every loss is a
+ * mean over the m rows of the batch, so the 1/m appears once, here, and the
+ * gradients of every layer are those of the batch-mean loss C.
+ */
+#include "internal.h"
+
+#include <math.h>
+
+/* Tolerance on the row sums of cross-entropy targets. */
+static const double ce_row_sum_tolerance = 1e-3;
+
+bool mlp_loss_valid(mlp_loss loss)
+{
+    return loss == MLP_MSE || loss == MLP_BCE || loss == MLP_CROSS_ENTROPY;
+}
+
+/* Only pairs whose delta is exact and whose loss cannot take a log of 0 are
+ * accepted: BCE needs outputs in (0,1), cross-entropy a distribution. */
+bool mlp_loss_accepts(mlp_loss loss, mlp_activation output_act)
+{
+    switch (loss) {
+    case MLP_MSE:
+        return output_act != MLP_SOFTMAX;
+    case MLP_BCE:
+        return output_act == MLP_SIGMOID;
+    case MLP_CROSS_ENTROPY:
+        return output_act == MLP_SOFTMAX;
+    }
+    return false;
+}
+
+mlp_status mlp_loss_check_targets(mlp_loss loss, const float *Y, size_t m, size_t n)
+{
+    for (size_t i = 0; i < m; i++) {
+        const float *y = Y + i * n;
+        double row_sum = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            if (!isfinite(y[j]))
+                return MLP_ERR_ARG;
+            if (loss == MLP_BCE && (y[j] < 0.0f || y[j] > 1.0f))
+                return MLP_ERR_ARG;
+            if (loss == MLP_CROSS_ENTROPY && y[j] < 0.0f)
+                return MLP_ERR_ARG;
+            row_sum += y[j];
+        }
+        if (loss == MLP_CROSS_ENTROPY && fabs(row_sum - 1.0) > ce_row_sum_tolerance)
+            return MLP_ERR_ARG;
+    }
+    return MLP_OK;
+}
+
+/* log(1 + e^x) without overflow for large x or loss of precision for
+ * very negative x. */
+static double softplus(double x)
+{
+    return (x > 0.0 ? x : 0.0) + log1p(exp(-fabs(x)));
+}
+
+/* BCE from the logits: -log a = softplus(-z) and -log(1-a) = softplus(z),
+ * finite even where a rounds to 0 or 1. */
+static double bce_sum(const float *Z, const float *Y, size_t count)
+{
+    double sum = 0.0;
+    for (size_t k = 0; k < count; k++)
+        sum += Y[k] * softplus(-(double)Z[k]) + (1.0 - Y[k]) * softplus(Z[k]);
+    return sum;
+}
+
+/* Cross-entropy from the logits: log a_j = z_j - max - log sum_k e^(z_k - max). */
+static double cross_entropy_sum(const float *Z, const float *Y, size_t m, size_t n)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < m; i++) {
+        const float *z = Z + i * n;
+        const float *y = Y + i * n;
+        double max = z[0];
+        for (size_t j = 1; j < n; j++)
+            max = z[j] > max ? z[j] : max;
+        double exp_sum = 0.0;
+        for (size_t j = 0; j < n; j++)
+            exp_sum += exp(z[j] - max);
+        double log_norm = max + log(exp_sum);
+        for (size_t j = 0; j < n; j++)
+            sum -= y[j] * (z[j] - log_norm);
+    }
+    return sum;
+}
+
+static double squared_error_sum(const float *A, const float *Y, size_t count)
+{
+    double sum = 0.0;
+    for (size_t k = 0; k < count; k++) {
+        double d = (double)A[k] - Y[k];
+        sum += 0.5 * d * d;
+    }
+    return sum;
+}
+
+double mlp_loss_compute(mlp_loss loss, mlp_activation output_act, const float *Z,
+                        const float *A, const float *Y, size_t m, size_t n)
+{
+    (void)output_act; /* accepted pairs fix it: BCE is sigmoid, CE softmax */
+    switch (loss) {
+    case MLP_MSE:
+        return squared_error_sum(A, Y, m * n) / (double)m;
+    case MLP_BCE:
+        return bce_sum(Z, Y, m * n) / (double)m;
+    case MLP_CROSS_ENTROPY:
+        return cross_entropy_sum(Z, Y, m, n) / (double)m;
+    }
+    return NAN;
+}
+
+/* Sigmoid + BCE and softmax + cross-entropy collapse to (A - Y)/m; MSE is
+ * dC/dA = (A - Y)/m followed by the general rule (.) g'(Z). */
+void mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z, const float *A,
+                    const float *Y, size_t m, size_t n, float *delta)
+{
+    const float inv_m = 1.0f / (float)m;
+    size_t count = m * n;
+    const float *restrict a = A;
+    const float *restrict y = Y;
+    float *restrict d = delta;
+    for (size_t k = 0; k < count; k++)
+        d[k] = (a[k] - y[k]) * inv_m;
+    if (loss == MLP_MSE)
+        mlp_activation_backward(output_act, Z, A, delta, m, n);
+}

@@ -1,0 +1,416 @@
+/*
+ * The network: a stack of dense layers whose parameters live in one
+ * contiguous block (so an optimizer step is a single pass), whose gradients
+ * live in a second block of the same layout, and whose batch caches Z, A and
+ * delta live in one work block sized for the largest batch seen so far.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+mlp_status mlp_net_create(mlp_net **out, size_t n_inputs, mlp_loss loss, uint64_t seed)
+{
+    if (!out || n_inputs == 0 || !mlp_loss_valid(loss))
+        return MLP_ERR_ARG;
+    if (n_inputs > mlp_gemm_max_dim())
+        return MLP_ERR_SHAPE;
+    mlp_net *net = mlp_alloc_zero(1, sizeof *net);
+    if (!net)
+        return MLP_ERR_NOMEM;
+    net->n_inputs = n_inputs;
+    net->loss = loss;
+    mlp_rng_seed(&net->rng, seed);
+    *out = net;
+    return MLP_OK;
+}
+
+void mlp_net_free(mlp_net *net)
+{
+    if (!net)
+        return;
+    mlp_dealloc(net->layers);
+    mlp_dealloc(net->params);
+    mlp_dealloc(net->grads);
+    mlp_dealloc(net->work);
+    mlp_dealloc(net);
+}
+
+size_t mlp_net_layers(const mlp_net *net)
+{
+    return net ? net->n_layers : 0;
+}
+
+size_t mlp_net_inputs(const mlp_net *net)
+{
+    return net ? net->n_inputs : 0;
+}
+
+size_t mlp_net_outputs(const mlp_net *net)
+{
+    return net && net->n_layers ? net->layers[net->n_layers - 1].n_out : 0;
+}
+
+size_t mlp_net_param_count(const mlp_net *net)
+{
+    return net ? net->n_params : 0;
+}
+
+mlp_status mlp_net_loss(const mlp_net *net, mlp_loss *loss)
+{
+    if (!net || !loss)
+        return MLP_ERR_ARG;
+    *loss = net->loss;
+    return MLP_OK;
+}
+
+mlp_status mlp_layer_activation(const mlp_net *net, size_t layer, mlp_activation *act)
+{
+    if (!net || !act || layer >= net->n_layers)
+        return MLP_ERR_ARG;
+    *act = net->layers[layer].act;
+    return MLP_OK;
+}
+
+size_t mlp_net_max_width(const mlp_net *net)
+{
+    size_t width = 0;
+    for (size_t l = 0; l < net->n_layers; l++)
+        width = net->layers[l].n_out > width ? net->layers[l].n_out : width;
+    return width;
+}
+
+/* Points every layer's W, b, dW, db into the parameter and gradient blocks. */
+static void bind_param_views(mlp_net *net)
+{
+    for (size_t l = 0; l < net->n_layers; l++) {
+        mlp_layer *L = &net->layers[l];
+        size_t w_count = L->n_out * L->n_in;
+        L->W = net->params + L->offset;
+        L->b = L->W + w_count;
+        L->dW = net->grads + L->offset;
+        L->db = L->dW + w_count;
+    }
+}
+
+/* Points every layer's Z, A, delta into the work block, m_cap rows each. */
+static void bind_work_views(mlp_net *net)
+{
+    float *p = net->work;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        mlp_layer *L = &net->layers[l];
+        size_t count = net->m_cap * L->n_out;
+        L->Z = p;
+        L->A = p + count;
+        L->delta = p + 2 * count;
+        p += 3 * count;
+    }
+}
+
+/* Glorot uniform for sigmoid, tanh, identity and softmax layers; He normal
+ * (with PyTorch's gain for leaky ReLU) for the ReLU family; zero biases. */
+static void init_params(mlp_rng *rng, float *W, float *b, size_t n_out, size_t n_in,
+                        mlp_activation act)
+{
+    size_t count = n_out * n_in;
+    if (act == MLP_RELU || act == MLP_LEAKY_RELU) {
+        double slope = act == MLP_LEAKY_RELU ? 0.01 : 0.0;
+        double std = sqrt(2.0 / ((1.0 + slope * slope) * (double)n_in));
+        for (size_t k = 0; k < count; k++)
+            W[k] = (float)(std * mlp_rng_normal(rng));
+    } else {
+        double limit = sqrt(6.0 / (double)(n_in + n_out));
+        for (size_t k = 0; k < count; k++)
+            W[k] = (float)(limit * (2.0 * mlp_rng_uniform(rng) - 1.0));
+    }
+    memset(b, 0, n_out * sizeof *b);
+}
+
+/* Everything is allocated before anything is changed, so a failure leaves
+ * the network exactly as it was. */
+mlp_status mlp_net_add_dense(mlp_net *net, size_t n_outputs, mlp_activation act)
+{
+    if (!net || n_outputs == 0 || !mlp_activation_valid(act))
+        return MLP_ERR_ARG;
+    if (act == MLP_SOFTMAX && net->loss != MLP_CROSS_ENTROPY)
+        return MLP_ERR_ARG;
+    if (net->n_layers > 0 && net->layers[net->n_layers - 1].act == MLP_SOFTMAX)
+        return MLP_ERR_ARG;
+    if (n_outputs > mlp_gemm_max_dim())
+        return MLP_ERR_SHAPE;
+
+    size_t n_in = mlp_net_outputs(net) ? mlp_net_outputs(net) : net->n_inputs;
+    size_t w_count, layer_params, n_params, n_layers;
+    if (mlp_mul_overflows(n_outputs, n_in, &w_count) ||
+        mlp_add_overflows(w_count, n_outputs, &layer_params) ||
+        mlp_add_overflows(net->n_params, layer_params, &n_params) ||
+        mlp_add_overflows(net->n_layers, 1, &n_layers) ||
+        mlp_mul_overflows(n_params, sizeof(float), &(size_t){0}) ||
+        mlp_mul_overflows(n_layers, sizeof(mlp_layer), &(size_t){0}))
+        return MLP_ERR_SHAPE;
+
+    mlp_layer *layers = mlp_alloc_zero(n_layers, sizeof *layers);
+    float *params = mlp_alloc_floats(n_params);
+    float *grads = mlp_alloc_zero(n_params, sizeof *grads);
+    if (!layers || !params || !grads) {
+        mlp_dealloc(layers);
+        mlp_dealloc(params);
+        mlp_dealloc(grads);
+        return MLP_ERR_NOMEM;
+    }
+    if (net->n_layers)
+        memcpy(layers, net->layers, net->n_layers * sizeof *layers);
+    if (net->n_params)
+        memcpy(params, net->params, net->n_params * sizeof *params);
+    layers[net->n_layers] = (mlp_layer){
+        .n_in = n_in, .n_out = n_outputs, .act = act, .offset = net->n_params};
+    init_params(&net->rng, params + net->n_params, params + net->n_params + w_count,
+                n_outputs, n_in, act);
+
+    mlp_dealloc(net->layers);
+    mlp_dealloc(net->params);
+    mlp_dealloc(net->grads);
+    mlp_dealloc(net->work);
+    net->layers = layers;
+    net->params = params;
+    net->grads = grads;
+    net->n_layers = n_layers;
+    net->n_params = n_params;
+    net->work = NULL;
+    net->m_cap = 0;
+    net->m = 0;
+    net->X = NULL;
+    net->has_delta = false;
+    net->has_grads = false;
+    bind_param_views(net);
+    bind_work_views(net);
+    return MLP_OK;
+}
+
+mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b, size_t *n_out,
+                            size_t *n_in)
+{
+    if (!net || layer >= net->n_layers)
+        return MLP_ERR_ARG;
+    const mlp_layer *L = &net->layers[layer];
+    if (W)
+        *W = L->W;
+    if (b)
+        *b = L->b;
+    if (n_out)
+        *n_out = L->n_out;
+    if (n_in)
+        *n_in = L->n_in;
+    return MLP_OK;
+}
+
+mlp_status mlp_layer_grads(const mlp_net *net, size_t layer, const float **dW,
+                           const float **db)
+{
+    if (!net || layer >= net->n_layers)
+        return MLP_ERR_ARG;
+    if (!net->has_grads)
+        return MLP_ERR_STATE;
+    if (dW)
+        *dW = net->layers[layer].dW;
+    if (db)
+        *db = net->layers[layer].db;
+    return MLP_OK;
+}
+
+mlp_status mlp_layer_cache(const mlp_net *net, size_t layer, const float **Z, const float **A,
+                           const float **delta, size_t *m)
+{
+    if (!net || layer >= net->n_layers)
+        return MLP_ERR_ARG;
+    if (net->m == 0)
+        return MLP_ERR_STATE;
+    const mlp_layer *L = &net->layers[layer];
+    if (Z)
+        *Z = L->Z;
+    if (A)
+        *A = L->A;
+    if (delta)
+        *delta = net->has_delta ? L->delta : NULL;
+    if (m)
+        *m = net->m;
+    return MLP_OK;
+}
+
+mlp_status mlp_net_check_trainable(const mlp_net *net)
+{
+    if (net->n_layers == 0)
+        return MLP_ERR_ARG;
+    if (!mlp_loss_accepts(net->loss, net->layers[net->n_layers - 1].act))
+        return MLP_ERR_ARG;
+    return MLP_OK;
+}
+
+static bool all_finite(const float *x, size_t count)
+{
+    for (size_t k = 0; k < count; k++)
+        if (!isfinite(x[k]))
+            return false;
+    return true;
+}
+
+/* Grows the work block to hold m rows. Batches no larger than any earlier
+ * one reuse it, so a training loop allocates only on its first step. */
+static mlp_status reserve_batch(mlp_net *net, size_t m)
+{
+    if (m <= net->m_cap)
+        return MLP_OK;
+    size_t width_sum = 0, count;
+    for (size_t l = 0; l < net->n_layers; l++)
+        width_sum += net->layers[l].n_out; /* each fits in int, no overflow */
+    if (mlp_mul_overflows(m, width_sum, &count) || mlp_mul_overflows(count, 3, &count))
+        return MLP_ERR_SHAPE;
+    float *work = mlp_alloc_floats(count);
+    if (!work)
+        return MLP_ERR_NOMEM;
+    mlp_dealloc(net->work);
+    net->work = work;
+    net->m_cap = m;
+    net->m = 0;
+    net->has_delta = false;
+    bind_work_views(net);
+    return MLP_OK;
+}
+
+/* Checks the arguments shared by mlp_forward and mlp_infer. */
+static mlp_status check_batch(const mlp_net *net, const float *X, size_t m)
+{
+    if (!net || !X || m == 0)
+        return MLP_ERR_ARG;
+    mlp_status status = mlp_net_check_trainable(net);
+    if (status != MLP_OK)
+        return status;
+    size_t count;
+    if (m > mlp_gemm_max_dim() || mlp_mul_overflows(m, net->n_inputs, &count))
+        return MLP_ERR_SHAPE;
+    if (!all_finite(X, count))
+        return MLP_ERR_ARG;
+    return MLP_OK;
+}
+
+mlp_status mlp_forward(mlp_net *net, const float *X, size_t m, const float **out)
+{
+    if (!out)
+        return MLP_ERR_ARG;
+    mlp_status status = check_batch(net, X, m);
+    if (status == MLP_OK)
+        status = reserve_batch(net, m);
+    if (status != MLP_OK)
+        return status;
+
+    const float *A_prev = X;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        mlp_layer *L = &net->layers[l];
+        mlp_dense_forward(L->Z, L->A, A_prev, L->W, L->b, m, L->n_in, L->n_out, L->act);
+        A_prev = L->A;
+    }
+    net->X = X;
+    net->m = m;
+    net->has_delta = false;
+    *out = A_prev;
+    return MLP_OK;
+}
+
+/* The loss of the cached batch, after checking that Y is a valid target. */
+static mlp_status batch_loss(const mlp_net *net, const float *Y, double *loss)
+{
+    if (!net || !Y)
+        return MLP_ERR_ARG;
+    if (net->m == 0)
+        return MLP_ERR_STATE;
+    const mlp_layer *out = &net->layers[net->n_layers - 1];
+    mlp_status status = mlp_loss_check_targets(net->loss, Y, net->m, out->n_out);
+    if (status != MLP_OK)
+        return status;
+    *loss = mlp_loss_compute(net->loss, out->act, out->Z, out->A, Y, net->m, out->n_out);
+    return isfinite(*loss) ? MLP_OK : MLP_ERR_NUMERIC;
+}
+
+mlp_status mlp_loss_value(const mlp_net *net, const float *Y, float *loss)
+{
+    double value;
+    mlp_status status = batch_loss(net, Y, &value);
+    if (status == MLP_OK && loss)
+        *loss = (float)value;
+    return status;
+}
+
+mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss)
+{
+    double value;
+    mlp_status status = batch_loss(net, Y, &value);
+    if (status != MLP_OK)
+        return status;
+
+    size_t m = net->m;
+    mlp_layer *out = &net->layers[net->n_layers - 1];
+    mlp_loss_delta(net->loss, out->act, out->Z, out->A, Y, m, out->n_out, out->delta);
+    for (size_t l = net->n_layers; l-- > 0;) {
+        mlp_layer *L = &net->layers[l];
+        const float *A_prev = l > 0 ? net->layers[l - 1].A : net->X;
+        mlp_dense_backward_params(L->dW, L->db, L->delta, A_prev, m, L->n_in, L->n_out);
+        if (l > 0) {
+            mlp_layer *P = &net->layers[l - 1];
+            mlp_dense_backward_input(P->delta, L->delta, L->W, P->Z, P->A, P->act, m, L->n_in,
+                                     L->n_out);
+        }
+    }
+    net->has_delta = true;
+    net->has_grads = true;
+    if (loss)
+        *loss = (float)value;
+    return MLP_OK;
+}
+
+mlp_status mlp_predict(mlp_net *net, const float *X, size_t m, float *out)
+{
+    if (!out)
+        return MLP_ERR_ARG;
+    const float *A;
+    mlp_status status = mlp_forward(net, X, m, &A);
+    if (status == MLP_OK)
+        memcpy(out, A, m * mlp_net_outputs(net) * sizeof *out);
+    return status;
+}
+
+size_t mlp_infer_workspace_size(const mlp_net *net, size_t m)
+{
+    size_t count;
+    if (!net || net->n_layers == 0 || m == 0 ||
+        mlp_mul_overflows(m, mlp_net_max_width(net), &count) ||
+        mlp_mul_overflows(count, 2, &count) || mlp_mul_overflows(count, sizeof(float), &(size_t){0}))
+        return 0;
+    return count;
+}
+
+/* Ping-pongs between two caller buffers: each layer's gemm reads A_prev
+ * from one and writes Z to the other, and g(Z) lands back in the first,
+ * whose A_prev has been consumed. Nothing in net is written. */
+mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out, float *work,
+                     size_t work_len)
+{
+    if (!out || !work)
+        return MLP_ERR_ARG;
+    mlp_status status = check_batch(net, X, m);
+    if (status != MLP_OK)
+        return status;
+    size_t needed = mlp_infer_workspace_size(net, m);
+    if (needed == 0 || work_len < needed)
+        return MLP_ERR_SHAPE;
+
+    float *Z = work;
+    float *A = work + needed / 2;
+    const float *A_prev = X;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        const mlp_layer *L = &net->layers[l];
+        float *A_out = l + 1 == net->n_layers ? out : A;
+        mlp_dense_forward(Z, A_out, A_prev, L->W, L->b, m, L->n_in, L->n_out, L->act);
+        A_prev = A_out;
+    }
+    return MLP_OK;
+}

@@ -1,0 +1,246 @@
+/*
+ * Optimizers update the network's parameter block from its gradient block.
+ * Both blocks are contiguous with the same layout, so every update is one
+ * pass over n_params floats, whatever the number of layers. The formulas are
+ * PyTorch's, so results can be compared with torch.optim step by step.
+ */
+#include "internal.h"
+
+#include <math.h>
+
+typedef enum { OPT_SGD, OPT_ADAM } opt_kind;
+
+struct mlp_optimizer {
+    opt_kind kind;
+    size_t n_params;
+    float learning_rate;
+    float weight_decay;
+    float momentum;       /* SGD */
+    bool nesterov;        /* SGD */
+    float beta1, beta2;   /* Adam */
+    float epsilon;        /* Adam */
+    bool decoupled_decay; /* AdamW */
+    uint64_t steps;       /* updates taken so far */
+    float *velocity;      /* SGD momentum buffer, or Adam's first moment */
+    float *second_moment; /* Adam only */
+};
+
+static bool positive_finite(float x)
+{
+    return isfinite(x) && x > 0.0f;
+}
+
+/* The checks and allocation shared by every optimizer. */
+static mlp_status optimizer_new(mlp_optimizer **out, const mlp_net *net, opt_kind kind,
+                                float learning_rate, float weight_decay, size_t n_buffers)
+{
+    if (!out || !net || net->n_layers == 0 || !positive_finite(learning_rate) ||
+        !isfinite(weight_decay) || weight_decay < 0.0f)
+        return MLP_ERR_ARG;
+    mlp_optimizer *opt = mlp_alloc_zero(1, sizeof *opt);
+    float *velocity = n_buffers >= 1 ? mlp_alloc_zero(net->n_params, sizeof(float)) : NULL;
+    float *second = n_buffers >= 2 ? mlp_alloc_zero(net->n_params, sizeof(float)) : NULL;
+    if (!opt || (n_buffers >= 1 && !velocity) || (n_buffers >= 2 && !second)) {
+        mlp_dealloc(opt);
+        mlp_dealloc(velocity);
+        mlp_dealloc(second);
+        return MLP_ERR_NOMEM;
+    }
+    opt->kind = kind;
+    opt->n_params = net->n_params;
+    opt->learning_rate = learning_rate;
+    opt->weight_decay = weight_decay;
+    opt->velocity = velocity;
+    opt->second_moment = second;
+    *out = opt;
+    return MLP_OK;
+}
+
+mlp_status mlp_sgd_create(mlp_optimizer **out, const mlp_net *net, float learning_rate,
+                          float momentum, float weight_decay)
+{
+    if (!isfinite(momentum) || momentum < 0.0f || momentum >= 1.0f)
+        return MLP_ERR_ARG;
+    mlp_status status =
+        optimizer_new(out, net, OPT_SGD, learning_rate, weight_decay, momentum > 0.0f);
+    if (status == MLP_OK)
+        (*out)->momentum = momentum;
+    return status;
+}
+
+mlp_status mlp_sgd_set_nesterov(mlp_optimizer *opt, int enabled)
+{
+    if (!opt || opt->kind != OPT_SGD || opt->momentum == 0.0f)
+        return MLP_ERR_ARG;
+    opt->nesterov = enabled != 0;
+    return MLP_OK;
+}
+
+static mlp_status adam_create(mlp_optimizer **out, const mlp_net *net, float learning_rate,
+                              float beta1, float beta2, float epsilon, float weight_decay,
+                              bool decoupled)
+{
+    if (!isfinite(beta1) || beta1 < 0.0f || beta1 >= 1.0f || !isfinite(beta2) ||
+        beta2 < 0.0f || beta2 >= 1.0f || !positive_finite(epsilon))
+        return MLP_ERR_ARG;
+    mlp_status status = optimizer_new(out, net, OPT_ADAM, learning_rate, weight_decay, 2);
+    if (status == MLP_OK) {
+        (*out)->beta1 = beta1;
+        (*out)->beta2 = beta2;
+        (*out)->epsilon = epsilon;
+        (*out)->decoupled_decay = decoupled;
+    }
+    return status;
+}
+
+mlp_status mlp_adam_create(mlp_optimizer **out, const mlp_net *net, float learning_rate,
+                           float beta1, float beta2, float epsilon, float weight_decay)
+{
+    return adam_create(out, net, learning_rate, beta1, beta2, epsilon, weight_decay, false);
+}
+
+mlp_status mlp_adamw_create(mlp_optimizer **out, const mlp_net *net, float learning_rate,
+                            float beta1, float beta2, float epsilon, float weight_decay)
+{
+    return adam_create(out, net, learning_rate, beta1, beta2, epsilon, weight_decay, true);
+}
+
+void mlp_optimizer_free(mlp_optimizer *opt)
+{
+    if (!opt)
+        return;
+    mlp_dealloc(opt->velocity);
+    mlp_dealloc(opt->second_moment);
+    mlp_dealloc(opt);
+}
+
+mlp_status mlp_optimizer_set_lr(mlp_optimizer *opt, float learning_rate)
+{
+    if (!opt || !positive_finite(learning_rate))
+        return MLP_ERR_ARG;
+    opt->learning_rate = learning_rate;
+    return MLP_OK;
+}
+
+float mlp_optimizer_lr(const mlp_optimizer *opt)
+{
+    return opt ? opt->learning_rate : 0.0f;
+}
+
+/* torch.optim.SGD: g = dC/dp + wd p; v = g on the first step, else
+ * v = mu v + g; the step direction is v, or g + mu v with Nesterov. */
+static void sgd_step(mlp_optimizer *opt, float *restrict p, const float *restrict grad)
+{
+    const size_t n = opt->n_params;
+    const float lr = opt->learning_rate, wd = opt->weight_decay, mu = opt->momentum;
+    float *restrict v = opt->velocity;
+    if (mu == 0.0f) {
+        for (size_t k = 0; k < n; k++)
+            p[k] -= lr * (grad[k] + wd * p[k]);
+        return;
+    }
+    const bool first = opt->steps == 0;
+    for (size_t k = 0; k < n; k++) {
+        float g = grad[k] + wd * p[k];
+        v[k] = first ? g : mu * v[k] + g;
+        p[k] -= lr * (opt->nesterov ? g + mu * v[k] : v[k]);
+    }
+}
+
+/* torch.optim.Adam / AdamW with bias correction:
+ * m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2,
+ * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). */
+static void adam_step(mlp_optimizer *opt, float *restrict p, const float *restrict grad)
+{
+    const size_t n = opt->n_params;
+    const float lr = opt->learning_rate, wd = opt->weight_decay;
+    const float b1 = opt->beta1, b2 = opt->beta2, eps = opt->epsilon;
+    const double t = (double)(opt->steps + 1);
+    const float step_size = (float)(lr / (1.0 - pow(b1, t)));
+    const float sqrt_bc2 = (float)sqrt(1.0 - pow(b2, t));
+    const float decay = opt->decoupled_decay ? 1.0f - lr * wd : 1.0f;
+    const float coupled_wd = opt->decoupled_decay ? 0.0f : wd;
+    float *restrict m1 = opt->velocity;
+    float *restrict m2 = opt->second_moment;
+    for (size_t k = 0; k < n; k++) {
+        float g = grad[k] + coupled_wd * p[k];
+        p[k] *= decay;
+        m1[k] = b1 * m1[k] + (1.0f - b1) * g;
+        m2[k] = b2 * m2[k] + (1.0f - b2) * g * g;
+        p[k] -= step_size * m1[k] / (sqrtf(m2[k]) / sqrt_bc2 + eps);
+    }
+}
+
+mlp_status mlp_optimizer_step(mlp_optimizer *opt, mlp_net *net)
+{
+    if (!opt || !net)
+        return MLP_ERR_ARG;
+    if (net->n_params != opt->n_params)
+        return MLP_ERR_SHAPE;
+    if (!net->has_grads)
+        return MLP_ERR_STATE;
+    if (opt->kind == OPT_SGD)
+        sgd_step(opt, net->params, net->grads);
+    else
+        adam_step(opt, net->params, net->grads);
+    opt->steps++;
+    return MLP_OK;
+}
+
+mlp_status mlp_train_batch(mlp_net *net, mlp_optimizer *opt, const float *X, const float *Y,
+                           size_t m, float *loss)
+{
+    if (!opt)
+        return MLP_ERR_ARG;
+    if (net && net->n_params != opt->n_params)
+        return MLP_ERR_SHAPE;
+    const float *out;
+    mlp_status status = mlp_forward(net, X, m, &out);
+    if (status == MLP_OK)
+        status = mlp_backward(net, Y, loss);
+    if (status == MLP_OK)
+        status = mlp_optimizer_step(opt, net);
+    return status;
+}
+
+/* Sum of squares in double, so the norm of a large network is exact to
+ * float precision. */
+static double sum_of_squares(const float *x, size_t n)
+{
+    double sum = 0.0;
+    for (size_t k = 0; k < n; k++)
+        sum += (double)x[k] * x[k];
+    return sum;
+}
+
+mlp_status mlp_layer_grad_norm(const mlp_net *net, size_t layer, float *norm)
+{
+    if (!net || !norm || layer >= net->n_layers)
+        return MLP_ERR_ARG;
+    if (!net->has_grads)
+        return MLP_ERR_STATE;
+    const mlp_layer *L = &net->layers[layer];
+    *norm = (float)sqrt(sum_of_squares(L->dW, L->n_out * L->n_in + L->n_out));
+    return MLP_OK;
+}
+
+/* As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6)
+ * when the global norm exceeds max_norm. */
+mlp_status mlp_clip_grad_norm(mlp_net *net, float max_norm, float *total_norm)
+{
+    if (!net || !positive_finite(max_norm))
+        return MLP_ERR_ARG;
+    if (!net->has_grads)
+        return MLP_ERR_STATE;
+    double norm = sqrt(sum_of_squares(net->grads, net->n_params));
+    if (total_norm)
+        *total_norm = (float)norm;
+    if (!isfinite(norm))
+        return MLP_ERR_NUMERIC;
+    if (norm > max_norm) {
+        float scale = (float)(max_norm / (norm + 1e-6));
+        for (size_t k = 0; k < net->n_params; k++)
+            net->grads[k] *= scale;
+    }
+    return MLP_OK;
+}
