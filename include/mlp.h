@@ -276,7 +276,8 @@ mlp_status mlp_layer_grad_norm(const mlp_net *net, size_t layer, float *norm);
  * are scaled by max_norm / norm. *total_norm (may be NULL) receives the norm
  * before clipping.
  * Returns MLP_ERR_ARG (net NULL, max_norm not finite and positive),
- * MLP_ERR_STATE (no gradients yet). */
+ * MLP_ERR_STATE (no gradients yet), MLP_ERR_NUMERIC (the norm is NaN or
+ * infinite; the gradients are left unscaled). */
 mlp_status mlp_clip_grad_norm(mlp_net *net, float max_norm, float *total_norm);
 
 /* ------------------------------------------------------------------------ */
