@@ -1,0 +1,509 @@
+/*
+ * Core behaviour of networks: the worked example of SPEC.md number by number,
+ * seeded initialization, batches of changing size, inference with a caller
+ * workspace, training, gradient norms and clipping, and the rule that a
+ * failed call leaves the network as it was.
+ */
+#include "test_util.h"
+
+/* ---- SPEC.md worked example: 2-2-1, sigmoid everywhere, MSE ---- */
+
+static mlp_net *worked_example_net(void)
+{
+    const size_t widths[] = {2, 1};
+    const mlp_activation acts[] = {MLP_SIGMOID, MLP_SIGMOID};
+    mlp_net *net = make_net(2, MLP_MSE, 1, 2, widths, acts);
+    const float W1[] = {0.1f, 0.3f, 0.2f, 0.4f}, b1[] = {0.1f, -0.1f};
+    const float W2[] = {0.7f, -1.2f}, b2[] = {0.05f};
+    float *W, *b;
+    assert_int_equal(mlp_layer_params(net, 0, &W, &b, NULL, NULL), MLP_OK);
+    memcpy(W, W1, sizeof W1);
+    memcpy(b, b1, sizeof b1);
+    assert_int_equal(mlp_layer_params(net, 1, &W, &b, NULL, NULL), MLP_OK);
+    memcpy(W, W2, sizeof W2);
+    memcpy(b, b2, sizeof b2);
+    return net;
+}
+
+static void expect_values(const float *actual, const double *expected, size_t count,
+                          const char *what)
+{
+    for (size_t k = 0; k < count; k++)
+        check_close(actual[k], expected[k], 1e-5, what);
+}
+
+static void test_worked_example_forward(void **state)
+{
+    (void)state;
+    mlp_net *net = worked_example_net();
+    const float x[] = {1.0f, 0.5f};
+    const float *out, *Z, *A;
+    size_t m;
+    assert_int_equal(mlp_forward(net, x, 1, &out), MLP_OK);
+    assert_int_equal(mlp_layer_cache(net, 0, &Z, &A, NULL, &m), MLP_OK);
+    assert_int_equal(m, 1);
+    expect_values(Z, (const double[]){0.35, 0.30}, 2, "z1");
+    expect_values(A, (const double[]){0.586618, 0.574443}, 2, "a1");
+    assert_int_equal(mlp_layer_cache(net, 1, &Z, &A, NULL, NULL), MLP_OK);
+    expect_values(Z, (const double[]){-0.228699}, 1, "z2");
+    expect_values(A, (const double[]){0.443073}, 1, "a2");
+    assert_ptr_equal(out, A);
+    mlp_net_free(net);
+}
+
+static void test_worked_example_backward(void **state)
+{
+    (void)state;
+    mlp_net *net = worked_example_net();
+    const float x[] = {1.0f, 0.5f}, y[] = {0.8f};
+    const float *out, *delta, *dW, *db;
+    float C;
+    assert_int_equal(mlp_forward(net, x, 1, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, y, &C), MLP_OK);
+    check_close(C, 0.063698, 1e-5, "C");
+
+    assert_int_equal(mlp_layer_cache(net, 1, NULL, NULL, &delta, NULL), MLP_OK);
+    assert_non_null(delta);
+    expect_values(delta, (const double[]){-0.088075}, 1, "delta2");
+    assert_int_equal(mlp_layer_grads(net, 1, &dW, &db), MLP_OK);
+    expect_values(dW, (const double[]){-0.051666, -0.050594}, 2, "dW2");
+    expect_values(db, (const double[]){-0.088075}, 1, "db2");
+
+    assert_int_equal(mlp_layer_cache(net, 0, NULL, NULL, &delta, NULL), MLP_OK);
+    expect_values(delta, (const double[]){-0.014951, 0.025837}, 2, "delta1");
+    assert_int_equal(mlp_layer_grads(net, 0, &dW, &db), MLP_OK);
+    expect_values(dW, (const double[]){-0.014951, -0.007475, 0.025837, 0.012918}, 4,
+                  "dW1");
+    expect_values(db, (const double[]){-0.014951, 0.025837}, 2, "db1");
+    mlp_net_free(net);
+}
+
+/* ---- Seeds and initialization ---- */
+
+static mlp_net *seeded_net(uint64_t seed)
+{
+    const size_t widths[] = {8, 6, 3};
+    const mlp_activation acts[] = {MLP_RELU, MLP_TANH, MLP_SIGMOID};
+    return make_net(5, MLP_MSE, seed, 3, widths, acts);
+}
+
+/* 50 momentum SGD steps on a fixed random problem. */
+static void train_steps(mlp_net *net, size_t steps)
+{
+    float X[10 * 5], Y[10 * 3];
+    test_rng rng = {7};
+    test_fill_uniform(&rng, X, 50, -1, 1);
+    test_fill_uniform(&rng, Y, 30, 0, 1);
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.1f, 0.9f, 0.01f), MLP_OK);
+    for (size_t s = 0; s < steps; s++)
+        assert_int_equal(mlp_train_batch(net, opt, X, Y, 10, NULL), MLP_OK);
+    mlp_optimizer_free(opt);
+}
+
+static void test_same_seed_gives_identical_weights(void **state)
+{
+    (void)state;
+    mlp_net *a = seeded_net(42), *b = seeded_net(42);
+    size_t n = mlp_net_param_count(a);
+    float *pa = snapshot_params(a), *pb = snapshot_params(b);
+    assert_memory_equal(pa, pb, n * sizeof *pa);
+    free(pa);
+    free(pb);
+    train_steps(a, 50);
+    train_steps(b, 50);
+    pa = snapshot_params(a);
+    pb = snapshot_params(b);
+    assert_memory_equal(pa, pb, n * sizeof *pa);
+    free(pa);
+    free(pb);
+    mlp_net_free(a);
+    mlp_net_free(b);
+}
+
+static void test_different_seed_gives_different_weights(void **state)
+{
+    (void)state;
+    mlp_net *a = seeded_net(42), *b = seeded_net(43);
+    float *pa = snapshot_params(a), *pb = snapshot_params(b);
+    assert_memory_not_equal(pa, pb, mlp_net_param_count(a) * sizeof *pa);
+    free(pa);
+    free(pb);
+    mlp_net_free(a);
+    mlp_net_free(b);
+}
+
+static void expect_zero_biases(mlp_net *net, size_t layer)
+{
+    float *b;
+    size_t n_out;
+    assert_int_equal(mlp_layer_params(net, layer, NULL, &b, &n_out, NULL), MLP_OK);
+    for (size_t j = 0; j < n_out; j++)
+        assert_true(b[j] == 0.0f);
+}
+
+/* Every weight within the Glorot limit, and the largest close to it (so the
+ * draw is not degenerate). */
+static void expect_glorot(mlp_net *net, size_t layer)
+{
+    float *W;
+    size_t n_out, n_in;
+    assert_int_equal(mlp_layer_params(net, layer, &W, NULL, &n_out, &n_in), MLP_OK);
+    double limit = sqrt(6.0 / (double)(n_in + n_out)), largest = 0.0, sum = 0.0;
+    for (size_t k = 0; k < n_out * n_in; k++) {
+        assert_true(fabs(W[k]) <= limit * (1.0 + 1e-6));
+        largest = fmax(largest, fabs(W[k]));
+        sum += W[k];
+    }
+    assert_true(largest > 0.9 * limit);
+    check_close(sum / (double)(n_out * n_in), 0.0, 0.1 * limit, "Glorot mean");
+    expect_zero_biases(net, layer);
+}
+
+static void test_glorot_uniform_initialization(void **state)
+{
+    (void)state;
+    const size_t widths[] = {40, 30, 20};
+    const mlp_activation acts[] = {MLP_SIGMOID, MLP_TANH, MLP_IDENTITY};
+    mlp_net *net = make_net(50, MLP_MSE, 3, 3, widths, acts);
+    for (size_t l = 0; l < 3; l++)
+        expect_glorot(net, l);
+    mlp_net_free(net);
+    mlp_net *ce = make_net(50, MLP_CROSS_ENTROPY, 3, 1, (const size_t[]){40},
+                           (const mlp_activation[]){MLP_SOFTMAX});
+    expect_glorot(ce, 0);
+    mlp_net_free(ce);
+}
+
+static void expect_he_normal(mlp_activation act)
+{
+    mlp_net *net = make_net(256, MLP_MSE, 11, 1, (const size_t[]){256},
+                            (const mlp_activation[]){act});
+    float *W;
+    assert_int_equal(mlp_layer_params(net, 0, &W, NULL, NULL, NULL), MLP_OK);
+    double sum = 0.0, sum_sq = 0.0;
+    const size_t count = 256 * 256;
+    for (size_t k = 0; k < count; k++) {
+        sum += W[k];
+        sum_sq += (double)W[k] * W[k];
+    }
+    double mean = sum / count, std = sqrt(sum_sq / count - mean * mean);
+    double expected = sqrt(2.0 / 256.0);
+    check_close(mean, 0.0, 0.01 * expected, "He mean");
+    check_rel(std, expected, 0.1, 0.0, "He std");
+    expect_zero_biases(net, 0);
+    mlp_net_free(net);
+}
+
+static void test_he_normal_initialization(void **state)
+{
+    (void)state;
+    expect_he_normal(MLP_RELU);
+    expect_he_normal(MLP_LEAKY_RELU);
+}
+
+/* ---- Batches of changing size, predict and infer ---- */
+
+static mlp_net *batch_net(void)
+{
+    const size_t widths[] = {6, 5, 3};
+    const mlp_activation acts[] = {MLP_TANH, MLP_LEAKY_RELU, MLP_SIGMOID};
+    return make_net(4, MLP_MSE, 5, 3, widths, acts);
+}
+
+static void test_changing_batch_size_matches_single_rows(void **state)
+{
+    (void)state;
+    mlp_net *net = batch_net();
+    const size_t sizes[] = {7, 3, 11, 1};
+    float X[22 * 4], single[3];
+    test_rng rng = {3};
+    test_fill_uniform(&rng, X, 22 * 4, -2, 2);
+    const float *out;
+    size_t row = 0;
+    for (size_t s = 0; s < 4; s++) {
+        float batch[11 * 3];
+        assert_int_equal(mlp_forward(net, X + row * 4, sizes[s], &out), MLP_OK);
+        memcpy(batch, out, sizes[s] * 3 * sizeof *batch);
+        for (size_t i = 0; i < sizes[s]; i++) {
+            assert_int_equal(mlp_predict(net, X + (row + i) * 4, 1, single), MLP_OK);
+            for (size_t j = 0; j < 3; j++)
+                check_rel(batch[i * 3 + j], single[j], 1e-6, 1e-6, "batch row vs single");
+        }
+        row += sizes[s];
+    }
+    mlp_net_free(net);
+}
+
+static void test_infer_matches_predict(void **state)
+{
+    (void)state;
+    mlp_net *net = batch_net();
+    float X[9 * 4], predicted[9 * 3], inferred[9 * 3];
+    test_rng rng = {4};
+    test_fill_uniform(&rng, X, 9 * 4, -2, 2);
+    size_t work_len = mlp_infer_workspace_size(net, 9);
+    assert_int_equal(work_len, 2 * 9 * 6);
+    float *work = malloc(work_len * sizeof *work);
+    assert_non_null(work);
+    assert_int_equal(mlp_predict(net, X, 9, predicted), MLP_OK);
+    assert_int_equal(mlp_infer(net, X, 9, inferred, work, work_len), MLP_OK);
+    assert_memory_equal(predicted, inferred, sizeof predicted);
+    free(work);
+    mlp_net_free(net);
+}
+
+static void test_infer_leaves_cache_alone(void **state)
+{
+    (void)state;
+    mlp_net *net = batch_net();
+    float X[2 * 4] = {0.1f, 0.2f, 0.3f, 0.4f, -1, -2, -3, -4}, out[2 * 3],
+                work[2 * 2 * 6];
+    const float *A, *before;
+    size_t m;
+    assert_int_equal(mlp_forward(net, X, 1, &before), MLP_OK);
+    float saved[3];
+    memcpy(saved, before, sizeof saved);
+    assert_int_equal(mlp_infer(net, X + 4, 1, out, work, 12), MLP_OK);
+    assert_int_equal(mlp_layer_cache(net, 2, NULL, &A, NULL, &m), MLP_OK);
+    assert_int_equal(m, 1);
+    assert_memory_equal(A, saved, sizeof saved);
+    assert_memory_not_equal(out, saved, sizeof saved);
+    mlp_net_free(net);
+}
+
+static void test_infer_refuses_small_workspace(void **state)
+{
+    (void)state;
+    mlp_net *net = batch_net();
+    float X[3 * 4] = {0}, out[3 * 3], work[2 * 3 * 6];
+    size_t needed = mlp_infer_workspace_size(net, 3);
+    assert_int_equal(needed, 36);
+    assert_int_equal(mlp_infer(net, X, 3, out, work, needed - 1), MLP_ERR_SHAPE);
+    assert_int_equal(mlp_infer(net, X, 3, out, work, 0), MLP_ERR_SHAPE);
+    assert_int_equal(mlp_infer(net, X, 3, out, work, needed), MLP_OK);
+    mlp_net_free(net);
+}
+
+/* ---- Training, gradient norms and clipping ---- */
+
+/* A smooth regression problem: y = sin(x0) + x1 x2 / 2. */
+static void regression_data(float *X, float *Y, size_t n)
+{
+    test_rng rng = {9};
+    test_fill_uniform(&rng, X, n * 3, -1, 1);
+    for (size_t i = 0; i < n; i++)
+        Y[i] = sinf(X[i * 3]) + 0.5f * X[i * 3 + 1] * X[i * 3 + 2];
+}
+
+static mlp_net *regression_net(void)
+{
+    const size_t widths[] = {16, 8, 1};
+    const mlp_activation acts[] = {MLP_TANH, MLP_RELU, MLP_IDENTITY};
+    return make_net(3, MLP_MSE, 21, 3, widths, acts);
+}
+
+static void test_train_batch_reduces_loss(void **state)
+{
+    (void)state;
+    mlp_net *net = regression_net();
+    float X[32 * 3], Y[32], first, loss;
+    regression_data(X, Y, 32);
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_adam_create(&opt, net, 0.01f, 0.9f, 0.999f, 1e-8f, 0.0f),
+                     MLP_OK);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 32, &first), MLP_OK);
+    for (int s = 0; s < 300; s++)
+        assert_int_equal(mlp_train_batch(net, opt, X, Y, 32, &loss), MLP_OK);
+    assert_true(loss < 0.1f * first);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* The global norm of every dW and db, from the public views. */
+static double grads_norm(mlp_net *net, size_t first, size_t last)
+{
+    double sum = 0.0;
+    for (size_t l = first; l <= last; l++) {
+        const float *dW, *db;
+        size_t n_out, n_in;
+        assert_int_equal(mlp_layer_params(net, l, NULL, NULL, &n_out, &n_in), MLP_OK);
+        assert_int_equal(mlp_layer_grads(net, l, &dW, &db), MLP_OK);
+        for (size_t k = 0; k < n_out * n_in; k++)
+            sum += (double)dW[k] * dW[k];
+        for (size_t j = 0; j < n_out; j++)
+            sum += (double)db[j] * db[j];
+    }
+    return sqrt(sum);
+}
+
+static mlp_net *net_with_grads(float *X, float *Y)
+{
+    mlp_net *net = regression_net();
+    const float *out;
+    regression_data(X, Y, 8);
+    assert_int_equal(mlp_forward(net, X, 8, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
+    return net;
+}
+
+static void test_layer_grad_norm_matches_grads(void **state)
+{
+    (void)state;
+    float X[8 * 3], Y[8], norm;
+    mlp_net *net = net_with_grads(X, Y);
+    for (size_t l = 0; l < 3; l++) {
+        assert_int_equal(mlp_layer_grad_norm(net, l, &norm), MLP_OK);
+        double expected = grads_norm(net, l, l);
+        assert_true(expected > 0.0);
+        check_rel(norm, expected, 1e-6, 0.0, "layer grad norm");
+    }
+    mlp_net_free(net);
+}
+
+static void test_clip_grad_norm_scales_to_max_norm(void **state)
+{
+    (void)state;
+    float X[8 * 3], Y[8], total;
+    mlp_net *net = net_with_grads(X, Y);
+    double before = grads_norm(net, 0, 2);
+    float max_norm = (float)(before / 4.0);
+    assert_int_equal(mlp_clip_grad_norm(net, max_norm, &total), MLP_OK);
+    check_rel(total, before, 1e-6, 0.0, "norm before clipping");
+    check_rel(grads_norm(net, 0, 2), max_norm, 1e-5, 0.0, "norm after clipping");
+    mlp_net_free(net);
+}
+
+static void test_clip_grad_norm_leaves_small_grads_alone(void **state)
+{
+    (void)state;
+    float X[8 * 3], Y[8], total;
+    mlp_net *net = net_with_grads(X, Y);
+    float *grads = snapshot_grads(net);
+    double before = grads_norm(net, 0, 2);
+    assert_int_equal(mlp_clip_grad_norm(net, (float)(2.0 * before), &total), MLP_OK);
+    check_rel(total, before, 1e-6, 0.0, "norm reported");
+    assert_int_equal(mlp_clip_grad_norm(net, (float)(2.0 * before), NULL), MLP_OK);
+    expect_grads_equal(net, grads);
+    mlp_net_free(net);
+}
+
+/* ---- A failed call leaves the network as it was ---- */
+
+static void expect_add_dense_refused(mlp_net *net, size_t n_outputs, mlp_activation act,
+                                     mlp_status expected)
+{
+    float *params = snapshot_params(net), *grads = snapshot_grads(net);
+    size_t layers = mlp_net_layers(net), count = mlp_net_param_count(net);
+    assert_int_equal(mlp_net_add_dense(net, n_outputs, act), expected);
+    assert_int_equal(mlp_net_layers(net), layers);
+    assert_int_equal(mlp_net_param_count(net), count);
+    expect_params_equal(net, params);
+    expect_grads_equal(net, grads);
+}
+
+static void test_failed_add_dense_changes_nothing(void **state)
+{
+    (void)state;
+    float X[8 * 3], Y[8];
+    mlp_net *net = net_with_grads(X, Y);
+    expect_add_dense_refused(net, 0, MLP_TANH, MLP_ERR_ARG);
+    expect_add_dense_refused(net, 4, MLP_SOFTMAX, MLP_ERR_ARG);
+    expect_add_dense_refused(net, 4, (mlp_activation)99, MLP_ERR_ARG);
+    expect_add_dense_refused(net, SIZE_MAX / 2, MLP_TANH, MLP_ERR_SHAPE);
+    /* the cached batch survives too: backward still works */
+    assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
+    mlp_net_free(net);
+}
+
+static void test_failed_forward_keeps_cache(void **state)
+{
+    (void)state;
+    float X[8 * 3], Y[8], bad[8 * 3];
+    mlp_net *net = net_with_grads(X, Y);
+    const float *Z, *out, *Z_after;
+    size_t m;
+    assert_int_equal(mlp_layer_cache(net, 1, &Z, NULL, NULL, NULL), MLP_OK);
+    float saved[8 * 8];
+    memcpy(saved, Z, sizeof saved);
+    float *params = snapshot_params(net);
+    memcpy(bad, X, sizeof bad);
+    bad[5] = NAN;
+    assert_int_equal(mlp_forward(net, bad, 8, &out), MLP_ERR_ARG);
+    bad[5] = INFINITY;
+    assert_int_equal(mlp_forward(net, bad, 8, &out), MLP_ERR_ARG);
+    assert_int_equal(mlp_forward(net, X, SIZE_MAX / 2, &out), MLP_ERR_SHAPE);
+    assert_int_equal(mlp_forward(net, X, 0, &out), MLP_ERR_ARG);
+    assert_int_equal(mlp_layer_cache(net, 1, &Z_after, NULL, NULL, &m), MLP_OK);
+    assert_int_equal(m, 8);
+    assert_memory_equal(Z_after, saved, sizeof saved);
+    expect_params_equal(net, params);
+    mlp_net_free(net);
+}
+
+static void test_failed_backward_keeps_grads(void **state)
+{
+    (void)state;
+    float X[8 * 3], Y[8], bad[8];
+    mlp_net *net = net_with_grads(X, Y);
+    float *params = snapshot_params(net), *grads = snapshot_grads(net);
+    memcpy(bad, Y, sizeof bad);
+    bad[3] = NAN;
+    assert_int_equal(mlp_backward(net, bad, NULL), MLP_ERR_ARG);
+    bad[3] = -INFINITY;
+    assert_int_equal(mlp_backward(net, bad, NULL), MLP_ERR_ARG);
+    assert_int_equal(mlp_backward(net, NULL, NULL), MLP_ERR_ARG);
+    expect_grads_equal(net, grads);
+    expect_params_equal(net, params);
+    mlp_net_free(net);
+}
+
+/* An infinite output makes the loss infinite: backward
+ * reports MLP_ERR_NUMERIC, keeps the old gradients, and training takes no
+ * step. */
+static void test_infinite_loss_keeps_grads_and_params(void **state)
+{
+    (void)state;
+    float X[8 * 3], Y[8], loss = 0.0f;
+    mlp_net *net = net_with_grads(X, Y);
+    float *b;
+    assert_int_equal(mlp_layer_params(net, 2, NULL, &b, NULL, NULL), MLP_OK);
+    b[0] = INFINITY;
+    float *params = snapshot_params(net), *grads = snapshot_grads(net);
+    const float *out;
+    assert_int_equal(mlp_forward(net, X, 8, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, Y, &loss), MLP_ERR_NUMERIC);
+    assert_int_equal(mlp_loss_value(net, Y, &loss), MLP_ERR_NUMERIC);
+    expect_grads_equal(net, grads);
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.1f, 0.0f, 0.0f), MLP_OK);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 8, &loss), MLP_ERR_NUMERIC);
+    expect_params_equal(net, params);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_worked_example_forward),
+        cmocka_unit_test(test_worked_example_backward),
+        cmocka_unit_test(test_same_seed_gives_identical_weights),
+        cmocka_unit_test(test_different_seed_gives_different_weights),
+        cmocka_unit_test(test_glorot_uniform_initialization),
+        cmocka_unit_test(test_he_normal_initialization),
+        cmocka_unit_test(test_changing_batch_size_matches_single_rows),
+        cmocka_unit_test(test_infer_matches_predict),
+        cmocka_unit_test(test_infer_leaves_cache_alone),
+        cmocka_unit_test(test_infer_refuses_small_workspace),
+        cmocka_unit_test(test_train_batch_reduces_loss),
+        cmocka_unit_test(test_layer_grad_norm_matches_grads),
+        cmocka_unit_test(test_clip_grad_norm_scales_to_max_norm),
+        cmocka_unit_test(test_clip_grad_norm_leaves_small_grads_alone),
+        cmocka_unit_test(test_failed_add_dense_changes_nothing),
+        cmocka_unit_test(test_failed_forward_keeps_cache),
+        cmocka_unit_test(test_failed_backward_keeps_grads),
+        cmocka_unit_test(test_infinite_loss_keeps_grads_and_params),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

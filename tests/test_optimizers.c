@@ -1,0 +1,194 @@
+/*
+ * Optimizer steps against values computed by hand with PyTorch's formulas
+ * (torch.optim.SGD, Adam, AdamW). Every case uses a 1-1 identity network
+ * with MSE, W = 0.5, b = 0.25, one sample x = 2, y = 1, so that
+ *   z = W x + b,  r = z - y,  dW = r x = 2 r,  db = r
+ * and each step can be followed on paper.
+ */
+#include "test_util.h"
+
+static const float x_one[] = {2.0f}, y_one[] = {1.0f};
+
+static mlp_net *one_one_net(void)
+{
+    mlp_net *net = make_net(1, MLP_MSE, 1, 1, (const size_t[]){1},
+                            (const mlp_activation[]){MLP_IDENTITY});
+    float *W, *b;
+    assert_int_equal(mlp_layer_params(net, 0, &W, &b, NULL, NULL), MLP_OK);
+    W[0] = 0.5f;
+    b[0] = 0.25f;
+    return net;
+}
+
+/* Forward, backward and one optimizer step, then W and b against the hand
+ * values. */
+static void step_and_expect(mlp_net *net, mlp_optimizer *opt, double W_expected,
+                            double b_expected, const char *what)
+{
+    const float *out;
+    float *W, *b;
+    assert_int_equal(mlp_forward(net, x_one, 1, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, y_one, NULL), MLP_OK);
+    assert_int_equal(mlp_optimizer_step(opt, net), MLP_OK);
+    assert_int_equal(mlp_layer_params(net, 0, &W, &b, NULL, NULL), MLP_OK);
+    check_close(W[0], W_expected, 1e-6, what);
+    check_close(b[0], b_expected, 1e-6, what);
+}
+
+/* lr 0.1, momentum 0.9, weight decay 0.1 (biases decayed too).
+ * Step 1: r = 1.25 - 1 = 0.25, dW = 0.5, db = 0.25.
+ *   g_W = 0.5 + 0.1*0.5 = 0.55, g_b = 0.25 + 0.1*0.25 = 0.275; v = g.
+ *   W = 0.5 - 0.1*0.55 = 0.445, b = 0.25 - 0.1*0.275 = 0.2225.
+ * Step 2: z = 0.89 + 0.2225 = 1.1125, r = 0.1125, dW = 0.225, db = 0.1125.
+ *   g_W = 0.225 + 0.0445 = 0.2695, g_b = 0.1125 + 0.02225 = 0.13475.
+ *   v_W = 0.9*0.55 + 0.2695 = 0.7645, v_b = 0.9*0.275 + 0.13475 = 0.38225.
+ *   W = 0.445 - 0.07645 = 0.36855, b = 0.2225 - 0.038225 = 0.184275. */
+static void test_sgd_momentum_weight_decay_two_steps(void **state)
+{
+    (void)state;
+    mlp_net *net = one_one_net();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.1f, 0.9f, 0.1f), MLP_OK);
+    step_and_expect(net, opt, 0.445, 0.2225, "momentum step 1");
+    step_and_expect(net, opt, 0.36855, 0.184275, "momentum step 2");
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* lr 0.1, momentum 0, no decay: W = 0.5 - 0.1*0.5 = 0.45,
+ * b = 0.25 - 0.1*0.25 = 0.225. */
+static void test_plain_sgd_one_step(void **state)
+{
+    (void)state;
+    mlp_net *net = one_one_net();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.1f, 0.0f, 0.0f), MLP_OK);
+    step_and_expect(net, opt, 0.45, 0.225, "plain SGD");
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* On a larger network, plain SGD is exactly p <- p - lr dp in float. */
+static void test_plain_sgd_is_exact_update(void **state)
+{
+    (void)state;
+    const size_t widths[] = {5, 4, 2};
+    const mlp_activation acts[] = {MLP_TANH, MLP_RELU, MLP_SIGMOID};
+    mlp_net *net = make_net(3, MLP_BCE, 8, 3, widths, acts);
+    float X[6 * 3], Y[6 * 2];
+    test_rng rng = {12};
+    test_fill_uniform(&rng, X, 18, -1, 1);
+    test_fill_uniform(&rng, Y, 12, 0, 1);
+    const float *out;
+    assert_int_equal(mlp_forward(net, X, 6, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
+    float *params = snapshot_params(net), *grads = snapshot_grads(net);
+    const float lr = 0.3f;
+    size_t n = mlp_net_param_count(net);
+    for (size_t k = 0; k < n; k++)
+        params[k] = params[k] - lr * grads[k];
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, lr, 0.0f, 0.0f), MLP_OK);
+    assert_int_equal(mlp_optimizer_step(opt, net), MLP_OK);
+    expect_params_equal(net, params);
+    free(grads);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* lr 0.1, momentum 0.9, Nesterov, no decay; the step is g + mu v.
+ * Step 1: dW = 0.5, db = 0.25; v = g.
+ *   W = 0.5 - 0.1*(0.5 + 0.45) = 0.405, b = 0.25 - 0.1*(0.25 + 0.225) = 0.2025.
+ * Step 2: z = 0.81 + 0.2025 = 1.0125, r = 0.0125, dW = 0.025, db = 0.0125.
+ *   v_W = 0.45 + 0.025 = 0.475, v_b = 0.225 + 0.0125 = 0.2375.
+ *   W = 0.405 - 0.1*(0.025 + 0.4275) = 0.35975,
+ *   b = 0.2025 - 0.1*(0.0125 + 0.21375) = 0.179875. */
+static void test_nesterov_two_steps(void **state)
+{
+    (void)state;
+    mlp_net *net = one_one_net();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.1f, 0.9f, 0.0f), MLP_OK);
+    assert_int_equal(mlp_sgd_set_nesterov(opt, 1), MLP_OK);
+    step_and_expect(net, opt, 0.405, 0.2025, "Nesterov step 1");
+    step_and_expect(net, opt, 0.35975, 0.179875, "Nesterov step 2");
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* Adam, lr 0.1, betas (0.9, 0.999), eps 1e-8, weight decay 0.1 added to g.
+ * Step 1: g_W = 0.5 + 0.05 = 0.55, g_b = 0.25 + 0.025 = 0.275.
+ *   m = 0.1 g, v = 0.001 g^2; m/(1-0.9) = g, sqrt(v/(1-0.999)) = |g|,
+ *   so the step is lr g/(|g| + eps) = 0.1 (to 2e-9):
+ *   W = 0.4, b = 0.15.
+ * Step 2: z = 0.8 + 0.15 = 0.95, r = -0.05, dW = -0.1, db = -0.05.
+ *   g_W = -0.1 + 0.04 = -0.06, g_b = -0.05 + 0.015 = -0.035.
+ *   m_W = 0.9*0.055 - 0.006 = 0.0435,
+ *   v_W = 0.999*0.0003025 + 0.001*0.0036 = 0.0003057975,
+ *   W = 0.4 - 0.1*(0.0435/0.19)/sqrt(0.0003057975/0.001999) = 0.341463725.
+ *   m_b = 0.9*0.0275 - 0.0035 = 0.02125,
+ *   v_b = 0.999*0.000075625 + 0.001*0.001225 = 0.000076774375,
+ *   b = 0.15 - 0.1*(0.02125/0.19)/sqrt(0.000076774375/0.001999) = 0.092930568. */
+static void test_adam_two_steps(void **state)
+{
+    (void)state;
+    mlp_net *net = one_one_net();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_adam_create(&opt, net, 0.1f, 0.9f, 0.999f, 1e-8f, 0.1f), MLP_OK);
+    step_and_expect(net, opt, 0.4, 0.15, "Adam step 1");
+    step_and_expect(net, opt, 0.341463725, 0.092930568, "Adam step 2");
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* AdamW, lr 0.1, betas (0.9, 0.999), eps 1e-8, decoupled weight decay 0.1:
+ * p <- p (1 - lr wd) = 0.99 p, then the Adam step on the plain gradient.
+ * Step 1: dW = 0.5, db = 0.25; the Adam step is 0.1:
+ *   W = 0.495 - 0.1 = 0.395, b = 0.2475 - 0.1 = 0.1475.
+ * Step 2: z = 0.79 + 0.1475 = 0.9375, r = -0.0625, dW = -0.125, db = -0.0625.
+ *   m_W = 0.045 - 0.0125 = 0.0325, v_W = 0.00024975 + 0.000015625 = 0.000265375,
+ *   W = 0.99*0.395 - 0.1*(0.0325/0.19)/sqrt(0.000265375/0.001999) = 0.344103183.
+ *   m_b = 0.0225 - 0.00625 = 0.01625,
+ *   v_b = 0.999*0.0000625 + 0.001*0.00390625 = 0.00006634375,
+ *   b = 0.99*0.1475 - 0.1*(0.01625/0.19)/sqrt(0.00006634375/0.001999)
+ *     = 0.099078187. */
+static void test_adamw_two_steps(void **state)
+{
+    (void)state;
+    mlp_net *net = one_one_net();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_adamw_create(&opt, net, 0.1f, 0.9f, 0.999f, 1e-8f, 0.1f),
+                     MLP_OK);
+    step_and_expect(net, opt, 0.395, 0.1475, "AdamW step 1");
+    step_and_expect(net, opt, 0.344103183, 0.099078187, "AdamW step 2");
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* A new learning rate applies from the next step: plain SGD with lr 0.1
+ * set to 0.2 gives W = 0.5 - 0.2*0.5 = 0.4, b = 0.25 - 0.2*0.25 = 0.2. */
+static void test_set_lr_applies_to_next_step(void **state)
+{
+    (void)state;
+    mlp_net *net = one_one_net();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.1f, 0.0f, 0.0f), MLP_OK);
+    assert_int_equal(mlp_optimizer_set_lr(opt, 0.2f), MLP_OK);
+    step_and_expect(net, opt, 0.4, 0.2, "SGD with new lr");
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sgd_momentum_weight_decay_two_steps),
+        cmocka_unit_test(test_plain_sgd_one_step),
+        cmocka_unit_test(test_plain_sgd_is_exact_update),
+        cmocka_unit_test(test_nesterov_two_steps),
+        cmocka_unit_test(test_adam_two_steps),
+        cmocka_unit_test(test_adamw_two_steps),
+        cmocka_unit_test(test_set_lr_applies_to_next_step),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
