@@ -37,11 +37,12 @@ static void test_worked_example_forward(void **state)
     (void)state;
     mlp_net *net = worked_example_net();
     const float x[] = {1.0f, 0.5f};
-    const float *out, *Z, *A;
+    const float *out, *Z, *A, *delta = x;
     size_t m;
     assert_int_equal(mlp_forward(net, x, 1, &out), MLP_OK);
-    assert_int_equal(mlp_layer_cache(net, 0, &Z, &A, NULL, &m), MLP_OK);
+    assert_int_equal(mlp_layer_cache(net, 0, &Z, &A, &delta, &m), MLP_OK);
     assert_int_equal(m, 1);
+    assert_null(delta); /* no backward pass yet */
     expect_values(Z, (const double[]){0.35, 0.30}, 2, "z1");
     expect_values(A, (const double[]){0.586618, 0.574443}, 2, "a1");
     assert_int_equal(mlp_layer_cache(net, 1, &Z, &A, NULL, NULL), MLP_OK);
