@@ -199,7 +199,7 @@ size_t mlp_infer_workspace_size(const mlp_net *net, size_t m);
  * may call it on one network at once, each with its own workspace, as long
  * as no thread changes the network meanwhile.
  * Returns MLP_ERR_ARG (NULL argument, m 0, non-finite input, network without
- * layers), MLP_ERR_SHAPE (work_len too small, or sizes overflow). */
+ * layers or whose output activation does not match its loss), MLP_ERR_SHAPE (work_len too small, or sizes overflow). */
 mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out, float *work,
                      size_t work_len);
 
@@ -257,7 +257,9 @@ void mlp_optimizer_free(mlp_optimizer *opt);
 /* Forward, backward and one optimizer step on a batch of m rows: X is
  * m x n_0, Y is m x n_L. *loss (may be NULL) receives the batch loss before
  * the step. Statuses: those of mlp_forward, mlp_backward and
- * mlp_optimizer_step; on MLP_ERR_NUMERIC no step is taken. */
+ * mlp_optimizer_step; on MLP_ERR_NUMERIC no step is taken. When the
+ * forward pass succeeded but a later part failed, the parameters and
+ * gradients are unchanged but the cached batch is that of X. */
 mlp_status mlp_train_batch(mlp_net *net, mlp_optimizer *opt, const float *X, const float *Y,
                            size_t m, float *loss);
 

@@ -109,7 +109,7 @@ struct mlp_net {
 /* Checks that the network can be trained: layers present, output
  * activation accepted by the loss. */
 mlp_status mlp_net_check_trainable(const mlp_net *net);
-/* The widest layer (inputs included). */
+/* The widest layer output n_l (the inputs are not counted). */
 size_t mlp_net_max_width(const mlp_net *net);
 
 #endif

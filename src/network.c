@@ -97,6 +97,8 @@ static void bind_param_views(mlp_net *net)
 static void bind_work_views(mlp_net *net)
 {
     float *p = net->work;
+    if (!p)
+        return; /* no batch yet: mlp_forward binds them when it allocates */
     for (size_t l = 0; l < net->n_layers; l++) {
         mlp_layer *L = &net->layers[l];
         size_t count = net->m_cap * L->n_out;
