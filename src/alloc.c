@@ -1,20 +1,14 @@
 /*
- * The library's only path to the heap. Keeping it in one function lets the
- * benchmark count allocations and the fault-injection test fail the n-th
- * one, both by wrapping mlp_alloc at link time (ld --wrap), with no hooks
- * or macros in the library itself.
+ * Allocation helpers on top of mlp_alloc, the library's only path to the
+ * heap. mlp_alloc itself lives alone in alloc_raw.c: ld --wrap only
+ * redirects calls that leave their object file, so keeping it out of this
+ * file makes the calls from mlp_alloc_zero and mlp_alloc_floats wrappable
+ * too.
  */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-void *mlp_alloc(size_t n_bytes)
-{
-    if (n_bytes == 0)
-        n_bytes = 1;
-    return malloc(n_bytes);
-}
 
 /* calloc semantics on top of mlp_alloc, so zeroed buffers are counted too. */
 void *mlp_alloc_zero(size_t count, size_t size)

@@ -1,0 +1,680 @@
+/*
+ * mlp_bench: training throughput of libmlp next to the limit it cannot beat,
+ * measured in the same process (see bench/README.md).
+ *
+ * - xor (2-4-1, batch 1): the limit is the same training step written by
+ *   hand as straight-line C (hand_xor_step below).
+ * - digits-size and large: the limit is the GEMM-only step, the cblas_sgemm
+ *   calls of one training step with exactly the library's shapes, on buffers
+ *   of the same sizes, with the same thread count.
+ *
+ * Library and limit are timed in alternating rounds and the fastest round of
+ * each is kept, so that drift on a noisy machine hits both alike. The heap
+ * allocations the library makes per step are counted by wrapping mlp_alloc at
+ * link time (-Wl,--wrap=mlp_alloc), and peak memory is read with getrusage.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "mlp.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- allocation counting: ld --wrap routes the library's calls here ---- */
+
+static size_t alloc_calls;
+
+void *__real_mlp_alloc(size_t n_bytes);
+void *__wrap_mlp_alloc(size_t n_bytes);
+
+/* Counts every allocation the library makes, then makes it. */
+void *__wrap_mlp_alloc(size_t n_bytes)
+{
+    alloc_calls++;
+    return __real_mlp_alloc(n_bytes);
+}
+
+/* ---- workloads ---- */
+
+enum { max_widths = 4 };
+
+typedef struct workload {
+    const char *name;
+    size_t n_widths;           /* input width included */
+    size_t widths[max_widths]; /* n_0, n_1, ..., n_L */
+    mlp_activation output;     /* hidden layers are ReLU */
+    mlp_loss loss;
+    size_t batch;
+    size_t iters, warmup; /* default steps per timed round, warm-up steps */
+} workload;
+
+static const workload workloads[] = {
+    {"xor", 3, {2, 4, 1}, MLP_SIGMOID, MLP_MSE, 1, 400000, 20000},
+    {"digits-size", 4, {64, 128, 64, 10}, MLP_SOFTMAX, MLP_CROSS_ENTROPY, 32, 4000, 200},
+    {"large", 4, {784, 1024, 1024, 10}, MLP_SOFTMAX, MLP_CROSS_ENTROPY, 256, 20, 3},
+};
+enum { n_workloads = sizeof workloads / sizeof workloads[0] };
+
+static const float learning_rate = 0.01f, momentum = 0.9f;
+
+typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
+
+typedef struct options {
+    size_t threads;
+    size_t iters, warmup, rounds; /* 0: the workload's default */
+    const char *only;             /* NULL: every workload */
+    out_format format;
+    bool no_limit;
+} options;
+
+typedef struct result {
+    const workload *w;
+    size_t threads;
+    double lib_s, limit_s; /* fastest round, seconds per step */
+    double allocs_per_step;
+    size_t setup_allocs;   /* network, optimizer and first step: proves the count works */
+    double peak_mib;       /* ru_maxrss after the library's steps */
+    double base_mib;       /* resident before the network was created */
+    double analytic_mib;   /* weights, grads, velocity, Z, A, delta */
+    double max_param_diff; /* xor: library vs hand-written, after all steps */
+} result;
+
+/* ---- small helpers ---- */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Resident memory now, from /proc/self/statm (Linux). */
+static double rss_now_mib(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
+/* Peak resident memory of the process so far. */
+static double rss_peak_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* kilobytes on Linux */
+}
+
+static void die(const char *what, mlp_status status)
+{
+    fprintf(stderr, "mlp_bench: %s: %s\n", what, mlp_strerror(status));
+    exit(1);
+}
+
+static void *xmalloc(size_t n_bytes)
+{
+    void *p = malloc(n_bytes ? n_bytes : 1);
+    if (!p) {
+        fprintf(stderr, "mlp_bench: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+/* A fixed pseudo-random sequence (xorshift), so every run times the same data. */
+static float next_uniform(uint32_t *state)
+{
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return (float)(x >> 8) / 16777216.0f * 2.0f - 1.0f;
+}
+
+static float *random_floats(size_t count, float scale, uint32_t seed)
+{
+    float *p = xmalloc(count * sizeof *p);
+    for (size_t k = 0; k < count; k++)
+        p[k] = scale * next_uniform(&seed);
+    return p;
+}
+
+/* Weights W only (no biases): the FLOP count is 6 x weights x samples. */
+static size_t weight_count(const workload *w)
+{
+    size_t count = 0;
+    for (size_t l = 1; l < w->n_widths; l++)
+        count += w->widths[l - 1] * w->widths[l];
+    return count;
+}
+
+/* The least memory training can live in: parameters, gradients and the
+ * momentum buffer (3 x params) plus Z, A and delta of every layer for the
+ * batch. */
+static double analytic_mib(const workload *w)
+{
+    size_t params = 0, cache = 0;
+    for (size_t l = 1; l < w->n_widths; l++) {
+        params += w->widths[l - 1] * w->widths[l] + w->widths[l];
+        cache += 3 * w->batch * w->widths[l];
+    }
+    return (double)((3 * params + cache) * sizeof(float)) / (1024.0 * 1024.0);
+}
+
+static mlp_net *build_net(const workload *w)
+{
+    mlp_net *net;
+    mlp_status status = mlp_net_create(&net, w->widths[0], w->loss, 42);
+    for (size_t l = 1; status == MLP_OK && l < w->n_widths; l++) {
+        mlp_activation act = l + 1 == w->n_widths ? w->output : MLP_RELU;
+        status = mlp_net_add_dense(net, w->widths[l], act);
+    }
+    if (status != MLP_OK)
+        die("building the network", status);
+    return net;
+}
+
+/* ---- the training data: a few batches, reused cyclically ---- */
+
+typedef struct dataset {
+    size_t n_batches;
+    float *X, *Y;
+} dataset;
+
+/* xor: the four points, one per batch. Others: random inputs and one-hot
+ * targets. */
+static dataset make_data(const workload *w)
+{
+    size_t n_in = w->widths[0], n_out = w->widths[w->n_widths - 1];
+    dataset d = {.n_batches = w->batch == 1 ? 4 : 2};
+    if (w->loss == MLP_MSE) {
+        static const float xs[] = {0, 0, 0, 1, 1, 0, 1, 1}, ys[] = {0, 1, 1, 0};
+        d.X = xmalloc(sizeof xs);
+        d.Y = xmalloc(sizeof ys);
+        memcpy(d.X, xs, sizeof xs);
+        memcpy(d.Y, ys, sizeof ys);
+        return d;
+    }
+    size_t rows = d.n_batches * w->batch;
+    d.X = random_floats(rows * n_in, 1.0f, 12345u);
+    d.Y = xmalloc(rows * n_out * sizeof *d.Y);
+    memset(d.Y, 0, rows * n_out * sizeof *d.Y);
+    for (size_t i = 0; i < rows; i++)
+        d.Y[i * n_out + (i * 7) % n_out] = 1.0f;
+    return d;
+}
+
+static void train_steps(mlp_net *net, mlp_optimizer *opt, const workload *w,
+                        const dataset *d, size_t first, size_t steps)
+{
+    size_t n_in = w->widths[0], n_out = w->widths[w->n_widths - 1];
+    for (size_t s = first; s < first + steps; s++) {
+        size_t b = s % d->n_batches;
+        mlp_status status = mlp_train_batch(net, opt, d->X + b * w->batch * n_in,
+                                            d->Y + b * w->batch * n_out, w->batch, NULL);
+        if (status != MLP_OK)
+            die("mlp_train_batch", status);
+    }
+}
+
+/* ---- the xor limit: the same step written by hand ---- */
+
+typedef struct hand_xor {
+    float W1[4][2], b1[4], W2[4], b2;
+    float vW1[4][2], vb1[4], vW2[4], vb2;
+    bool first;
+} hand_xor;
+
+/* The library's overflow-safe sigmoid, so both sides round alike. */
+static float hand_sigmoid(float z)
+{
+    if (z >= 0.0f)
+        return 1.0f / (1.0f + expf(-z));
+    float e = expf(z);
+    return e / (1.0f + e);
+}
+
+static float momentum_update(float *p, float *v, float g, bool first)
+{
+    *v = first ? g : momentum * *v + g;
+    *p -= learning_rate * *v;
+    return *p;
+}
+
+/* One 2-4-1 ReLU/sigmoid MSE step with momentum SGD on one sample: forward,
+ * loss, backward and update, with every size a constant. Returns the loss. */
+static float hand_xor_step(hand_xor *h, const float *x, float y)
+{
+    float z1[4], a1[4], d1[4];
+    float z2 = 0.0f;
+    for (int j = 0; j < 4; j++) {
+        z1[j] = h->W1[j][0] * x[0] + h->W1[j][1] * x[1] + h->b1[j];
+        a1[j] = z1[j] > 0.0f ? z1[j] : 0.0f;
+        z2 += h->W2[j] * a1[j];
+    }
+    float a2 = hand_sigmoid(z2 + h->b2);
+    double diff = (double)a2 - y;
+    float d2 = (a2 - y) * (a2 * (1.0f - a2));
+    for (int j = 0; j < 4; j++)
+        d1[j] = z1[j] > 0.0f ? d2 * h->W2[j] : 0.0f;
+    for (int j = 0; j < 4; j++) {
+        momentum_update(&h->W1[j][0], &h->vW1[j][0], d1[j] * x[0], h->first);
+        momentum_update(&h->W1[j][1], &h->vW1[j][1], d1[j] * x[1], h->first);
+        momentum_update(&h->b1[j], &h->vb1[j], d1[j], h->first);
+        momentum_update(&h->W2[j], &h->vW2[j], d2 * a1[j], h->first);
+    }
+    momentum_update(&h->b2, &h->vb2, d2, h->first);
+    h->first = false;
+    return (float)(0.5 * diff * diff);
+}
+
+static void hand_xor_init(hand_xor *h, mlp_net *net)
+{
+    float *W, *b;
+    memset(h, 0, sizeof *h);
+    h->first = true;
+    mlp_layer_params(net, 0, &W, &b, NULL, NULL);
+    memcpy(h->W1, W, sizeof h->W1);
+    memcpy(h->b1, b, sizeof h->b1);
+    mlp_layer_params(net, 1, &W, &b, NULL, NULL);
+    memcpy(h->W2, W, sizeof h->W2);
+    h->b2 = b[0];
+}
+
+/* volatile sink so the compiler keeps every hand-written step */
+static volatile float loss_sink;
+
+static void hand_xor_steps(hand_xor *h, const dataset *d, size_t first, size_t steps)
+{
+    float sum = 0.0f;
+    for (size_t s = first; s < first + steps; s++) {
+        size_t b = s % d->n_batches;
+        sum += hand_xor_step(h, d->X + 2 * b, d->Y[b]);
+    }
+    loss_sink = sum;
+}
+
+/* The largest |library - hand-written| parameter difference. */
+static double hand_xor_diff(const hand_xor *h, mlp_net *net)
+{
+    float *W, *b;
+    double diff = 0.0;
+    mlp_layer_params(net, 0, &W, &b, NULL, NULL);
+    for (int k = 0; k < 8; k++)
+        diff = fmax(diff, fabs(W[k] - (&h->W1[0][0])[k]));
+    for (int j = 0; j < 4; j++)
+        diff = fmax(diff, fabs(b[j] - h->b1[j]));
+    mlp_layer_params(net, 1, &W, &b, NULL, NULL);
+    for (int j = 0; j < 4; j++)
+        diff = fmax(diff, fabs(W[j] - h->W2[j]));
+    return fmax(diff, fabs(b[0] - h->b2));
+}
+
+/* ---- the GEMM-only limit ---- */
+
+typedef struct gemm_limit {
+    const workload *w;
+    float *A[max_widths];  /* A[l]: input of layer l, m x n_(l) */
+    float *W[max_widths];  /* W[l]: n_(l+1) x n_(l) */
+    float *Z[max_widths];  /* m x n_(l+1) */
+    float *D[max_widths];  /* delta, m x n_(l+1) */
+    float *dW[max_widths]; /* n_(l+1) x n_(l) */
+} gemm_limit;
+
+static gemm_limit gemm_limit_create(const workload *w)
+{
+    gemm_limit g = {.w = w};
+    size_t m = w->batch;
+    for (size_t l = 0; l + 1 < w->n_widths; l++) {
+        size_t n_in = w->widths[l], n_out = w->widths[l + 1];
+        float scale = 1.0f / sqrtf((float)n_in);
+        g.A[l] = random_floats(m * n_in, 1.0f, 7u + (uint32_t)l);
+        g.W[l] = random_floats(n_out * n_in, scale, 99u + (uint32_t)l);
+        g.Z[l] = random_floats(m * n_out, 1.0f, 3u);
+        g.D[l] = random_floats(m * n_out, 0.01f, 5u + (uint32_t)l);
+        g.dW[l] = random_floats(n_out * n_in, 1.0f, 11u);
+    }
+    return g;
+}
+
+static void gemm_limit_free(gemm_limit *g)
+{
+    for (size_t l = 0; l + 1 < g->w->n_widths; l++) {
+        free(g->A[l]);
+        free(g->W[l]);
+        free(g->Z[l]);
+        free(g->D[l]);
+        free(g->dW[l]);
+    }
+}
+
+/* Exactly the products of one training step, with the library's shapes and
+ * transposes: Z = A W^T per layer, then from the top dW = D^T A and, for
+ * every layer but the first, D_prev = D W. */
+static void gemm_limit_step(const gemm_limit *g)
+{
+    const workload *w = g->w;
+    int m = (int)w->batch;
+    size_t L = w->n_widths - 1;
+    for (size_t l = 0; l < L; l++) {
+        int n_in = (int)w->widths[l], n_out = (int)w->widths[l + 1];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n_out, n_in, 1.0f,
+                    g->A[l], n_in, g->W[l], n_in, 0.0f, g->Z[l], n_out);
+    }
+    for (size_t l = L; l-- > 0;) {
+        int n_in = (int)w->widths[l], n_out = (int)w->widths[l + 1];
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, m, 1.0f,
+                    g->D[l], n_out, g->A[l], n_in, 0.0f, g->dW[l], n_in);
+        if (l > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n_in, n_out, 1.0f,
+                        g->D[l], n_out, g->W[l], n_in, 0.0f, g->D[l - 1], n_in);
+    }
+}
+
+/* One product of the largest layer shape, so OpenBLAS touches its own
+ * buffers before the baseline memory is read. */
+static void warm_blas(const workload *w)
+{
+    size_t n = 0;
+    for (size_t l = 0; l < w->n_widths; l++)
+        n = w->widths[l] > n ? w->widths[l] : n;
+    float *a = random_floats(w->batch * n, 1.0f, 1u);
+    float *b = random_floats(n * n, 1.0f, 2u);
+    float *c = random_floats(w->batch * n, 1.0f, 3u);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)w->batch, (int)n, (int)n,
+                1.0f, a, (int)n, b, (int)n, 0.0f, c, (int)n);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* ---- one workload ---- */
+
+static size_t pick(size_t option, size_t fallback)
+{
+    return option ? option : fallback;
+}
+
+static result run_workload(const workload *w, const options *o)
+{
+    result r = {.w = w, .threads = o->threads, .analytic_mib = analytic_mib(w)};
+    size_t iters = pick(o->iters, w->iters), warmup = pick(o->warmup, w->warmup);
+    size_t rounds = pick(o->rounds, 5);
+    bool is_xor = w->loss == MLP_MSE;
+    dataset d = make_data(w);
+    warm_blas(w);
+    r.base_mib = rss_now_mib();
+
+    size_t allocs_at_start = alloc_calls;
+    mlp_net *net = build_net(w);
+    mlp_optimizer *opt;
+    mlp_status status = mlp_sgd_create(&opt, net, learning_rate, momentum, 0.0f);
+    if (status != MLP_OK)
+        die("mlp_sgd_create", status);
+    hand_xor h;
+    if (is_xor)
+        hand_xor_init(&h, net);
+
+    train_steps(net, opt, w, &d, 0, warmup);
+    if (is_xor)
+        hand_xor_steps(&h, &d, 0, warmup);
+    size_t step = warmup, allocs_before = alloc_calls;
+    r.setup_allocs = allocs_before - allocs_at_start;
+
+    gemm_limit g = {0};
+    r.lib_s = r.limit_s = INFINITY;
+    for (size_t round = 0; round < rounds; round++) {
+        double t0 = now_s();
+        train_steps(net, opt, w, &d, step, iters);
+        double t1 = now_s();
+        r.lib_s = fmin(r.lib_s, (t1 - t0) / (double)iters);
+        if (round == 0) {
+            /* the library's memory is complete now; the limit's buffers come after */
+            r.peak_mib = rss_peak_mib();
+            if (!is_xor && !o->no_limit)
+                g = gemm_limit_create(w);
+        }
+        if (o->no_limit) {
+            step += iters;
+            continue;
+        }
+        t0 = now_s();
+        if (is_xor)
+            hand_xor_steps(&h, &d, step, iters);
+        else
+            for (size_t s = 0; s < iters; s++)
+                gemm_limit_step(&g);
+        t1 = now_s();
+        r.limit_s = fmin(r.limit_s, (t1 - t0) / (double)iters);
+        step += iters;
+    }
+    r.allocs_per_step = (double)(alloc_calls - allocs_before) / (double)(step - warmup);
+    r.max_param_diff = is_xor && !o->no_limit ? hand_xor_diff(&h, net) : NAN;
+
+    if (g.w)
+        gemm_limit_free(&g);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+    free(d.X);
+    free(d.Y);
+    return r;
+}
+
+/* ---- output ---- */
+
+typedef struct figures {
+    double lib_sps, limit_sps, lib_gflops, limit_gflops, ratio, us_per_step;
+} figures;
+
+static figures figures_of(const result *r)
+{
+    double flop_per_sample = 6.0 * (double)weight_count(r->w);
+    double m = (double)r->w->batch;
+    figures f = {.lib_sps = m / r->lib_s, .limit_sps = m / r->limit_s};
+    f.lib_gflops = f.lib_sps * flop_per_sample * 1e-9;
+    f.limit_gflops = f.limit_sps * flop_per_sample * 1e-9;
+    f.ratio = r->limit_s / r->lib_s;
+    f.us_per_step = r->lib_s * 1e6;
+    return f;
+}
+
+static const char *limit_name(const result *r)
+{
+    return r->w->loss == MLP_MSE ? "hand-written C" : "GEMM only";
+}
+
+static void print_table_header(void)
+{
+    printf("%-12s %3s %5s %12s %8s %12s %8s %6s %10s %12s %9s %9s %9s %9s\n", "workload",
+           "thr", "batch", "samples/s", "GFLOP/s", "limit/s", "GFLOP/s", "ratio",
+           "us/step", "allocs/step", "peak MiB", "base MiB", "net MiB", "min MiB");
+}
+
+static void print_table_row(const result *r)
+{
+    figures f = figures_of(r);
+    printf(
+        "%-12s %3zu %5zu %12.0f %8.2f %12.0f %8.2f %6.3f %10.3f %12.3f %9.1f %9.1f %9.1f "
+        "%9.1f\n",
+        r->w->name, r->threads, r->w->batch, f.lib_sps, f.lib_gflops, f.limit_sps,
+        f.limit_gflops, f.ratio, f.us_per_step, r->allocs_per_step, r->peak_mib,
+        r->base_mib, r->peak_mib - r->base_mib, r->analytic_mib);
+}
+
+static void print_table_notes(const result *results, size_t n)
+{
+    printf("\nlimits: xor = the same step as hand-written straight-line C; others = "
+           "the step's cblas_sgemm calls alone.\n");
+    printf("ratio = limit time / library time (1.0 = as fast as the limit). "
+           "GFLOP/s counts 6 x weights x samples.\n");
+    printf("net MiB = peak RSS after the library's steps minus RSS before the network; "
+           "min MiB = params + grads + velocity + Z, A, delta.\n");
+    for (size_t k = 0; k < n; k++)
+        printf("%s: %zu allocations while creating the network and optimizer and warming "
+               "up (counted by --wrap=mlp_alloc)\n",
+               results[k].w->name, results[k].setup_allocs);
+    for (size_t k = 0; k < n; k++)
+        if (!isnan(results[k].max_param_diff))
+            printf("xor: largest |library - hand-written| parameter difference after all "
+                   "steps: %.3g\n",
+                   results[k].max_param_diff);
+}
+
+static void print_csv(const result *results, size_t n)
+{
+    printf("workload,threads,batch,limit,samples_per_s,gflops,limit_samples_per_s,"
+           "limit_gflops,ratio,us_per_step,allocs_per_step,setup_allocs,peak_rss_mib,"
+           "base_rss_mib,"
+           "net_rss_mib,analytic_min_mib\n");
+    for (size_t k = 0; k < n; k++) {
+        const result *r = &results[k];
+        figures f = figures_of(r);
+        printf(
+            "%s,%zu,%zu,%s,%.1f,%.3f,%.1f,%.3f,%.4f,%.3f,%.3f,%zu,%.2f,%.2f,%.2f,%.2f\n",
+            r->w->name, r->threads, r->w->batch, limit_name(r), f.lib_sps, f.lib_gflops,
+            f.limit_sps, f.limit_gflops, f.ratio, f.us_per_step, r->allocs_per_step,
+            r->setup_allocs, r->peak_mib, r->base_mib, r->peak_mib - r->base_mib,
+            r->analytic_mib);
+    }
+}
+
+/* JSON has no NaN or infinity: those print as null. */
+static void print_json_number(const char *key, double value, const char *after)
+{
+    if (isfinite(value))
+        printf("\"%s\": %.6g%s", key, value, after);
+    else
+        printf("\"%s\": null%s", key, after);
+}
+
+static void print_json(const result *results, size_t n)
+{
+    printf("[\n");
+    for (size_t k = 0; k < n; k++) {
+        const result *r = &results[k];
+        figures f = figures_of(r);
+        printf("  {\"workload\": \"%s\", \"threads\": %zu, \"batch\": %zu, \"limit\": "
+               "\"%s\", ",
+               r->w->name, r->threads, r->w->batch, limit_name(r));
+        print_json_number("samples_per_s", f.lib_sps, ", ");
+        print_json_number("gflops", f.lib_gflops, ", ");
+        print_json_number("limit_samples_per_s", f.limit_sps, ", ");
+        print_json_number("limit_gflops", f.limit_gflops, ", ");
+        print_json_number("ratio", f.ratio, ", ");
+        print_json_number("us_per_step", f.us_per_step, ", ");
+        print_json_number("setup_allocs", (double)r->setup_allocs, ", ");
+        print_json_number("allocs_per_step", r->allocs_per_step, ", ");
+        print_json_number("peak_rss_mib", r->peak_mib, ", ");
+        print_json_number("base_rss_mib", r->base_mib, ", ");
+        print_json_number("net_rss_mib", r->peak_mib - r->base_mib, ", ");
+        print_json_number("analytic_min_mib", r->analytic_mib, ", ");
+        print_json_number("xor_max_param_diff", r->max_param_diff, "");
+        printf("}%s\n", k + 1 < n ? "," : "");
+    }
+    printf("]\n");
+}
+
+/* ---- command line ---- */
+
+static void usage(FILE *to)
+{
+    fprintf(
+        to,
+        "usage: mlp_bench [--threads N] [--iters N] [--warmup N] [--rounds N]\n"
+        "                 [--workload xor|digits-size|large] [--csv | --json] "
+        "[--no-limit]\n"
+        "  --threads N   OpenBLAS threads for the library and the limit (default 1)\n"
+        "  --iters N     training steps per timed round (default per workload:\n"
+        "                xor 400000, digits-size 4000, large 20)\n"
+        "  --warmup N    untimed steps first (default: xor 20000, digits-size 200, "
+        "large 3)\n"
+        "  --rounds N    timed rounds, library and limit alternating; the fastest\n"
+        "                round of each counts (default 5)\n"
+        "  --workload W  run only W (default: all, smallest first)\n"
+        "  --no-limit    time the library only, so that memory measured from outside\n"
+        "                the process is the library's alone\n");
+}
+
+static size_t parse_count(const char *flag, const char *text)
+{
+    char *end;
+    long long value = text ? strtoll(text, &end, 10) : 0;
+    if (!text || *end != '\0' || value <= 0) {
+        fprintf(stderr, "mlp_bench: %s needs a positive integer\n", flag);
+        exit(2);
+    }
+    return (size_t)value;
+}
+
+static options parse_options(int argc, char **argv)
+{
+    options o = {.threads = 1, .format = OUT_TABLE};
+    for (int k = 1; k < argc; k++) {
+        const char *arg = argv[k], *next = k + 1 < argc ? argv[k + 1] : NULL;
+        if (strcmp(arg, "--threads") == 0)
+            o.threads = parse_count(arg, next), k++;
+        else if (strcmp(arg, "--iters") == 0)
+            o.iters = parse_count(arg, next), k++;
+        else if (strcmp(arg, "--warmup") == 0)
+            o.warmup = parse_count(arg, next), k++;
+        else if (strcmp(arg, "--rounds") == 0)
+            o.rounds = parse_count(arg, next), k++;
+        else if (strcmp(arg, "--workload") == 0 && next)
+            o.only = next, k++;
+        else if (strcmp(arg, "--csv") == 0)
+            o.format = OUT_CSV;
+        else if (strcmp(arg, "--json") == 0)
+            o.format = OUT_JSON;
+        else if (strcmp(arg, "--no-limit") == 0)
+            o.no_limit = true;
+        else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else {
+            usage(stderr);
+            exit(2);
+        }
+    }
+    return o;
+}
+
+int main(int argc, char **argv)
+{
+    options o = parse_options(argc, argv);
+    mlp_status status = mlp_set_threads(o.threads);
+    if (status != MLP_OK)
+        die("mlp_set_threads", status);
+
+    result results[n_workloads];
+    size_t n = 0;
+    for (size_t k = 0; k < n_workloads; k++)
+        if (!o.only || strcmp(o.only, workloads[k].name) == 0)
+            results[n++] = run_workload(&workloads[k], &o);
+    if (n == 0) {
+        fprintf(stderr, "mlp_bench: unknown workload '%s'\n", o.only);
+        return 2;
+    }
+    if (o.format == OUT_CSV)
+        print_csv(results, n);
+    else if (o.format == OUT_JSON)
+        print_json(results, n);
+    else {
+        print_table_header();
+        for (size_t k = 0; k < n; k++)
+            print_table_row(&results[k]);
+        print_table_notes(results, n);
+    }
+    return 0;
+}
