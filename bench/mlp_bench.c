@@ -16,6 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "mlp.h"
+#include "internal.h" /* mlp_gemm_small and mlp_gemm_blas for --gemm-sweep */
 
 #include <cblas.h>
 #include <math.h>
@@ -72,6 +73,7 @@ typedef struct options {
     const char *only;             /* NULL: every workload */
     out_format format;
     bool no_limit;
+    bool gemm_sweep;
 } options;
 
 typedef struct result {
@@ -586,6 +588,73 @@ static void print_json(const result *results, size_t n)
     printf("]\n");
 }
 
+/* ---- --gemm-sweep: where plain loops stop beating cblas_sgemm ---- */
+
+typedef void gemm_fn(bool, bool, size_t, size_t, size_t, float, const float *,
+                     const float *, float, float *);
+
+/* Nanoseconds per call, the fastest of 5 runs of enough calls for ~5 ms. */
+static double time_gemm(gemm_fn *f, bool ta, bool tb, size_t M, size_t N, size_t K,
+                        const float *A, const float *B, float *C)
+{
+    size_t reps = 20000000 / (M * N * K + 200) + 1;
+    double best = INFINITY;
+    for (int run = 0; run < 5; run++) {
+        double t0 = now_s();
+        for (size_t r = 0; r < reps; r++)
+            f(ta, tb, M, N, K, 1.0f, A, B, 0.0f, C);
+        best = fmin(best, (now_s() - t0) / (double)reps);
+    }
+    return best * 1e9;
+}
+
+static void sweep_one(const char *what, bool ta, bool tb, size_t M, size_t N, size_t K)
+{
+    float *A = random_floats(M * K, 1.0f, 1u), *B = random_floats(K * N, 1.0f, 2u);
+    float *C = random_floats(M * N, 1.0f, 3u);
+    double small = time_gemm(mlp_gemm_small, ta, tb, M, N, K, A, B, C);
+    double blas = time_gemm(mlp_gemm_blas, ta, tb, M, N, K, A, B, C);
+    printf("%-16s %c%c %5zu %5zu %5zu %9zu %10.1f %10.1f %7.2f %s\n", what,
+           ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, M * N * K, small, blas, blas / small,
+           M * N * K <= mlp_gemm_small_limit() ? "loops" : "blas");
+    free(A);
+    free(B);
+    free(C);
+}
+
+/* The three products of every layer of every workload, then cubes. */
+static void gemm_sweep(void)
+{
+    printf("%-16s %2s %5s %5s %5s %9s %10s %10s %7s %s\n", "shape", "op", "M", "N", "K",
+           "M*N*K", "loops ns", "blas ns", "speedup", "mlp_gemm uses");
+    for (size_t k = 0; k < n_workloads; k++) {
+        const workload *w = &workloads[k];
+        for (size_t l = 0; l + 1 < w->n_widths; l++) {
+            size_t m = w->batch, n_in = w->widths[l], n_out = w->widths[l + 1];
+            if (m * n_in * n_out > 4000000)
+                continue; /* far above any threshold */
+            sweep_one(w->name, false, true, m, n_out, n_in);
+            sweep_one(w->name, true, false, n_out, n_in, m);
+            if (l > 0)
+                sweep_one(w->name, false, false, m, n_in, n_out);
+        }
+    }
+    static const size_t sides[] = {2, 4, 5, 6, 7, 8, 10, 12, 16};
+    for (size_t k = 0; k < sizeof sides / sizeof sides[0]; k++) {
+        size_t n = sides[k];
+        sweep_one("cube", false, true, n, n, n);
+        sweep_one("cube", true, false, n, n, n);
+        sweep_one("cube", false, false, n, n, n);
+    }
+    static const size_t widths[] = {8, 16, 24, 32, 64};
+    for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++) {
+        size_t n = widths[k];
+        sweep_one("batch 1", false, true, 1, n, n);
+        sweep_one("batch 1", true, false, n, n, 1);
+        sweep_one("batch 1", false, false, 1, n, n);
+    }
+}
+
 /* ---- command line ---- */
 
 static void usage(FILE *to)
@@ -604,7 +673,10 @@ static void usage(FILE *to)
         "                round of each counts (default 5)\n"
         "  --workload W  run only W (default: all, smallest first)\n"
         "  --no-limit    time the library only, so that memory measured from outside\n"
-        "                the process is the library's alone\n");
+        "                the process is the library's alone\n"
+        "  --gemm-sweep  time mlp_gemm's plain-loop path against cblas_sgemm on\n"
+        "                the workloads' shapes and small cubes, to place the "
+        "threshold\n");
 }
 
 static size_t parse_count(const char *flag, const char *text)
@@ -639,6 +711,8 @@ static options parse_options(int argc, char **argv)
             o.format = OUT_JSON;
         else if (strcmp(arg, "--no-limit") == 0)
             o.no_limit = true;
+        else if (strcmp(arg, "--gemm-sweep") == 0)
+            o.gemm_sweep = true;
         else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
             exit(0);
@@ -657,6 +731,10 @@ int main(int argc, char **argv)
     if (status != MLP_OK)
         die("mlp_set_threads", status);
 
+    if (o.gemm_sweep) {
+        gemm_sweep();
+        return 0;
+    }
     result results[n_workloads];
     size_t n = 0;
     for (size_t k = 0; k < n_workloads; k++)

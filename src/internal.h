@@ -44,6 +44,14 @@ void mlp_gemm(bool trans_A, bool trans_B, size_t M, size_t N, size_t K, float al
               const float *A, const float *B, float beta, float *C);
 /* Largest dimension the BLAS interface (int) accepts. */
 size_t mlp_gemm_max_dim(void);
+/* The two paths mlp_gemm chooses between, same contract: plain loops, used
+ * when M * N * K is at most mlp_gemm_small_limit(), and cblas_sgemm. Exposed
+ * so tests can run both on the same inputs. */
+void mlp_gemm_small(bool trans_A, bool trans_B, size_t M, size_t N, size_t K, float alpha,
+                    const float *A, const float *B, float beta, float *C);
+void mlp_gemm_blas(bool trans_A, bool trans_B, size_t M, size_t N, size_t K, float alpha,
+                   const float *A, const float *B, float beta, float *C);
+size_t mlp_gemm_small_limit(void);
 
 /* ---- activation.c ---- */
 bool mlp_activation_valid(mlp_activation act);
