@@ -78,14 +78,14 @@ static int early_stopping(const mlp_epoch_info *info, void *user)
     return info->epoch - es->best_epoch >= PATIENCE;
 }
 
-/* Reads the CSV file, naming the line and column of a bad value. */
+/* Reads the CSV file; the error message names the line and column of a bad
+ * value. */
 static int load(diabetes *d, const char *path)
 {
     mlp_csv_error err = {0};
     mlp_status st = mlp_csv_read(path, &d->csv, &d->rows, &d->cols, &err);
     if (st == MLP_ERR_FORMAT) {
-        fprintf(stderr, "diabetes: %s:%zu:%zu: %s\n", path, err.line, err.column,
-                err.message);
+        fprintf(stderr, "diabetes: %s: %s\n", path, err.message);
         return 1;
     }
     if (st != MLP_OK)

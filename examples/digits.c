@@ -55,14 +55,14 @@ static int progress(const mlp_epoch_info *info, void *user)
     return 0;
 }
 
-/* Reads the CSV file, naming the line and column of a bad value. */
+/* Reads the CSV file; the error message names the line and column of a bad
+ * value. */
 static int load(digits *d, const char *path)
 {
     mlp_csv_error err = {0};
     mlp_status st = mlp_csv_read(path, &d->csv, &d->rows, &d->cols, &err);
     if (st == MLP_ERR_FORMAT) {
-        fprintf(stderr, "digits: %s:%zu:%zu: %s\n", path, err.line, err.column,
-                err.message);
+        fprintf(stderr, "digits: %s: %s\n", path, err.message);
         return 1;
     }
     if (st != MLP_OK)

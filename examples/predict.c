@@ -119,8 +119,7 @@ int main(int argc, char **argv)
     st = mlp_csv_read(argv[2], &csv, &rows, &cols, &err);
     int rc;
     if (st == MLP_ERR_FORMAT) {
-        fprintf(stderr, "predict: %s:%zu:%zu: %s\n", argv[2], err.line, err.column,
-                err.message);
+        fprintf(stderr, "predict: %s: %s\n", argv[2], err.message);
         rc = 1;
     } else {
         rc = st == MLP_OK ? predict(net, csv, rows, cols) : fail(argv[2], st);
