@@ -43,14 +43,14 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 typedef enum mlp_status {
-    MLP_OK = 0,      /* success */
-    MLP_ERR_ARG,     /* a bad argument: NULL, zero size, unsupported choice */
-    MLP_ERR_SHAPE,   /* sizes that do not fit together, or whose product overflows */
-    MLP_ERR_NOMEM,   /* an allocation failed */
-    MLP_ERR_IO,      /* a file could not be opened, read or written */
-    MLP_ERR_FORMAT,  /* a file or buffer is not a valid libmlp model or CSV */
-    MLP_ERR_STATE,   /* the call is not valid now (e.g. backward before forward) */
-    MLP_ERR_NUMERIC  /* a loss or value became NaN or infinite */
+    MLP_OK = 0,     /* success */
+    MLP_ERR_ARG,    /* a bad argument: NULL, zero size, unsupported choice */
+    MLP_ERR_SHAPE,  /* sizes that do not fit together, or whose product overflows */
+    MLP_ERR_NOMEM,  /* an allocation failed */
+    MLP_ERR_IO,     /* a file could not be opened, read or written */
+    MLP_ERR_FORMAT, /* a file or buffer is not a valid libmlp model or CSV */
+    MLP_ERR_STATE,  /* the call is not valid now (e.g. backward before forward) */
+    MLP_ERR_NUMERIC /* a loss or value became NaN or infinite */
 } mlp_status;
 
 /* A short, static, English description of a status. Never NULL; an unknown
@@ -130,8 +130,8 @@ mlp_status mlp_layer_activation(const mlp_net *net, size_t layer, mlp_activation
  * n_in may be NULL when not wanted. The views stay valid until the next
  * mlp_net_add_dense or mlp_net_free.
  * Returns MLP_ERR_ARG (net NULL, layer out of range). */
-mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b, size_t *n_out,
-                            size_t *n_in);
+mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,
+                            size_t *n_out, size_t *n_in);
 
 /* Read-only views of layer `layer`'s gradients from the last mlp_backward:
  * dW (n_out x n_in) and db (n_out) are gradients of the batch-mean loss.
@@ -147,8 +147,8 @@ mlp_status mlp_layer_grads(const mlp_net *net, size_t layer, const float **dW,
  * batch size m. Any output pointer may be NULL when not wanted.
  * Returns MLP_ERR_ARG (net NULL, layer out of range), MLP_ERR_STATE (no
  * forward pass since the network was created or last changed). */
-mlp_status mlp_layer_cache(const mlp_net *net, size_t layer, const float **Z, const float **A,
-                           const float **delta, size_t *m);
+mlp_status mlp_layer_cache(const mlp_net *net, size_t layer, const float **Z,
+                           const float **A, const float **delta, size_t *m);
 
 /* ------------------------------------------------------------------------ */
 /* Forward and backward passes                                               */
@@ -199,9 +199,10 @@ size_t mlp_infer_workspace_size(const mlp_net *net, size_t m);
  * may call it on one network at once, each with its own workspace, as long
  * as no thread changes the network meanwhile.
  * Returns MLP_ERR_ARG (NULL argument, m 0, non-finite input, network without
- * layers or whose output activation does not match its loss), MLP_ERR_SHAPE (work_len too small, or sizes overflow). */
-mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out, float *work,
-                     size_t work_len);
+ * layers or whose output activation does not match its loss), MLP_ERR_SHAPE (work_len too
+ * small, or sizes overflow). */
+mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out,
+                     float *work, size_t work_len);
 
 /* ------------------------------------------------------------------------ */
 /* Optimizers                                                                */
@@ -260,8 +261,8 @@ void mlp_optimizer_free(mlp_optimizer *opt);
  * mlp_optimizer_step; on MLP_ERR_NUMERIC no step is taken. When the
  * forward pass succeeded but a later part failed, the parameters and
  * gradients are unchanged but the cached batch is that of X. */
-mlp_status mlp_train_batch(mlp_net *net, mlp_optimizer *opt, const float *X, const float *Y,
-                           size_t m, float *loss);
+mlp_status mlp_train_batch(mlp_net *net, mlp_optimizer *opt, const float *X,
+                           const float *Y, size_t m, float *loss);
 
 /* ------------------------------------------------------------------------ */
 /* Gradient inspection and clipping                                          */
@@ -289,7 +290,8 @@ mlp_status mlp_clip_grad_norm(mlp_net *net, float max_norm, float *total_norm);
 typedef enum {
     MLP_SCHEDULE_CONSTANT, /* lr = base_lr */
     MLP_SCHEDULE_STEP,     /* lr = base_lr * gamma^floor(epoch / step_size) */
-    MLP_SCHEDULE_COSINE    /* lr = min_lr + (base_lr - min_lr)(1 + cos(pi epoch / t_max))/2 */
+    MLP_SCHEDULE_COSINE /* lr = min_lr + (base_lr - min_lr)(1 + cos(pi epoch / t_max))/2
+                         */
 } mlp_schedule_kind;
 
 /* A learning-rate schedule by epoch, as PyTorch's StepLR and
@@ -321,13 +323,13 @@ typedef enum {
 
 /* What the fit loop reports after every epoch. */
 typedef struct mlp_epoch_info {
-    size_t epoch;          /* counted from 0 */
-    double train_loss;     /* mean of the batch losses, weighted by batch size */
-    double val_loss;       /* loss on the validation set; NaN without one */
-    double val_metric;     /* the chosen metric on the validation set; NaN without one */
-    double elapsed_s;      /* seconds since mlp_fit started */
-    double samples_per_s;  /* training samples per second in this epoch */
-    float learning_rate;   /* the rate used in this epoch */
+    size_t epoch;         /* counted from 0 */
+    double train_loss;    /* mean of the batch losses, weighted by batch size */
+    double val_loss;      /* loss on the validation set; NaN without one */
+    double val_metric;    /* the chosen metric on the validation set; NaN without one */
+    double elapsed_s;     /* seconds since mlp_fit started */
+    double samples_per_s; /* training samples per second in this epoch */
+    float learning_rate;  /* the rate used in this epoch */
 } mlp_epoch_info;
 
 /* Called after every epoch; returning non-zero stops training (early
@@ -360,8 +362,8 @@ mlp_fit_options mlp_fit_defaults(void);
  * Returns MLP_ERR_ARG (NULL argument, n 0, epochs or batch size 0, a
  * validation set given with n_val 0 or missing arrays), the statuses of
  * mlp_train_batch, MLP_ERR_NOMEM. */
-mlp_status mlp_fit(mlp_net *net, mlp_optimizer *opt, const float *X, const float *Y, size_t n,
-                   const mlp_fit_options *options);
+mlp_status mlp_fit(mlp_net *net, mlp_optimizer *opt, const float *X, const float *Y,
+                   size_t n, const mlp_fit_options *options);
 
 /* The loss over n rows in batches (without touching the gradients) and, if
  * metric_value is not NULL, the metric. Uses the network's caches. */
@@ -395,7 +397,8 @@ mlp_status mlp_net_saved_size(const mlp_net *net, size_t *size);
 /* Writes the saved form of net into buf of capacity cap bytes; *written
  * receives its size. Returns MLP_ERR_ARG (NULL, no layers), MLP_ERR_SHAPE
  * (cap too small). */
-mlp_status mlp_net_save_buffer(const mlp_net *net, void *buf, size_t cap, size_t *written);
+mlp_status mlp_net_save_buffer(const mlp_net *net, void *buf, size_t cap,
+                               size_t *written);
 
 /* As mlp_net_load, from len bytes at buf (which the caller keeps). */
 mlp_status mlp_net_load_buffer(mlp_net **out, const void *buf, size_t len);
@@ -404,7 +407,12 @@ mlp_status mlp_net_load_buffer(mlp_net **out, const void *buf, size_t len);
 /* Data                                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* Where a CSV file went wrong: 1-based line and column, and a message. */
+/* Where a CSV file went wrong: the 1-based line (the header is line 1) and
+ * column, and a short English message that repeats them, such as
+ * "line 7, column 3: 'abc' is not a number". column is 0 when the problem
+ * is a whole line, line is 0 when it is not at a place in the file (cannot
+ * open or read it, out of memory, a NULL argument). On success line and
+ * column are 0 and the message is empty. */
 typedef struct mlp_csv_error {
     size_t line;
     size_t column;
@@ -414,10 +422,17 @@ typedef struct mlp_csv_error {
 /* Reads a numeric CSV file with one header row into a new row-major array
  * of *rows x *cols floats (free it with mlp_array_free). Fields are
  * separated by commas; every row must have as many fields as the header.
+ * Lines end in LF or CRLF; spaces and tabs around fields are ignored;
+ * header names are not parsed; values are read with strtod (so in the C
+ * locale's number format) and must be finite and within float's range.
+ * Empty lines at the end are ignored, elsewhere they are an error. Quoted
+ * fields are not supported. Lines may be of any length.
  * err may be NULL; when given, it describes the first problem.
- * Returns MLP_ERR_ARG (NULL), MLP_ERR_IO (cannot open or read),
- * MLP_ERR_FORMAT (empty file, no data rows, a field that is not a finite
- * number, a row of the wrong length), MLP_ERR_NOMEM. */
+ * Returns MLP_ERR_ARG (NULL), MLP_ERR_IO (cannot open or read, e.g. a
+ * directory), MLP_ERR_FORMAT (empty file or header, no data rows, an empty
+ * line before more data, an empty or quoted field, a field that is not a
+ * finite number or is out of float's range, a row of the wrong length),
+ * MLP_ERR_NOMEM. */
 mlp_status mlp_csv_read(const char *path, float **data, size_t *rows, size_t *cols,
                         mlp_csv_error *err);
 
@@ -425,7 +440,8 @@ mlp_status mlp_csv_read(const char *path, float **data, size_t *rows, size_t *co
 void mlp_array_free(float *data);
 
 /* Copies columns [first, first + count) of a rows x cols array into dst
- * (rows x count). Returns MLP_ERR_ARG (NULL), MLP_ERR_SHAPE (out of range). */
+ * (rows x count). Returns MLP_ERR_ARG (NULL, rows, cols or count 0),
+ * MLP_ERR_SHAPE (out of range, or rows x cols overflows). */
 mlp_status mlp_columns_copy(const float *src, size_t rows, size_t cols, size_t first,
                             size_t count, float *dst);
 
@@ -434,35 +450,44 @@ mlp_status mlp_columns_copy(const float *src, size_t rows, size_t cols, size_t f
 mlp_status mlp_permutation(size_t *perm, size_t n, uint64_t seed);
 
 /* Copies the rows of src (each of cols floats) listed in idx[0..count) into
- * dst, in that order. Returns MLP_ERR_ARG (NULL), MLP_ERR_SHAPE (an index
- * not below src_rows). */
-mlp_status mlp_rows_gather(const float *src, size_t src_rows, size_t cols, const size_t *idx,
-                           size_t count, float *dst);
+ * dst, in that order; dst must not overlap src. Every index is checked
+ * before anything is copied. Returns MLP_ERR_ARG (NULL, cols or count 0),
+ * MLP_ERR_SHAPE (an index not below src_rows, or a size that overflows). */
+mlp_status mlp_rows_gather(const float *src, size_t src_rows, size_t cols,
+                           const size_t *idx, size_t count, float *dst);
 
 /* Fits standardization on a rows x cols array: the mean and the population
  * standard deviation of each column into mean[cols] and std[cols]; a
  * constant column gets std 1 so that it maps to 0.
- * Returns MLP_ERR_ARG (NULL, rows or cols 0). */
+ * Returns MLP_ERR_ARG (NULL, rows or cols 0, a value that is not finite),
+ * MLP_ERR_SHAPE (rows x cols overflows). */
 mlp_status mlp_standardize_fit(const float *X, size_t rows, size_t cols, float *mean,
                                float *std);
 
 /* Applies x <- (x - mean) / std column by column, in place.
- * Returns MLP_ERR_ARG (NULL, a std that is not finite and positive). */
+ * Returns MLP_ERR_ARG (NULL, rows or cols 0, a mean that is not finite, a
+ * std that is not finite and positive), MLP_ERR_SHAPE (rows x cols
+ * overflows), MLP_ERR_NUMERIC (a result would be NaN or beyond float's
+ * range; X is then left unchanged). */
 mlp_status mlp_standardize_apply(float *X, size_t rows, size_t cols, const float *mean,
                                  const float *std);
 
 /* One-hot encodes n integer labels (stored as floats) into out (n x
- * n_classes). Returns MLP_ERR_ARG (NULL, n_classes 0, a label that is not an
- * integer in [0, n_classes)). */
+ * n_classes). Returns MLP_ERR_ARG (NULL, n or n_classes 0, a label that is
+ * not an integer in [0, n_classes)), MLP_ERR_SHAPE (n x n_classes
+ * overflows). */
 mlp_status mlp_one_hot(const float *labels, size_t n, size_t n_classes, float *out);
 
-/* Metrics of predictions P against targets Y, both n x k row-major.
- * mlp_accuracy: the fraction of rows whose arg max agrees (for k 1, whether
- * both sides of 0.5 agree). mlp_mse: mean over all entries of (p - y)^2.
- * mlp_r2: 1 - SS_res / SS_tot per output column, averaged over columns.
- * Return MLP_ERR_ARG (NULL, n or k 0), MLP_ERR_NUMERIC (r2 of a constant
- * target column). */
-mlp_status mlp_accuracy(const float *P, const float *Y, size_t n, size_t k, double *accuracy);
+/* Metrics of predictions P against targets Y, both n x k row-major,
+ * accumulated in double. mlp_accuracy: the fraction of rows whose arg max
+ * (the first on ties) agrees; for k 1, whether p > 0.5 and y > 0.5 agree.
+ * mlp_mse: mean over all entries of (p - y)^2. mlp_r2: 1 - SS_res / SS_tot
+ * per output column, averaged over columns.
+ * Return MLP_ERR_ARG (NULL, n or k 0), MLP_ERR_SHAPE (n x k overflows),
+ * MLP_ERR_NUMERIC (mse or r2 not finite, or r2 of a constant target
+ * column, n 1 included); the result is written only on success. */
+mlp_status mlp_accuracy(const float *P, const float *Y, size_t n, size_t k,
+                        double *accuracy);
 mlp_status mlp_mse(const float *P, const float *Y, size_t n, size_t k, double *mse);
 mlp_status mlp_r2(const float *P, const float *Y, size_t n, size_t k, double *r2);
 
