@@ -305,9 +305,12 @@ typedef struct mlp_schedule {
     float min_lr;     /* COSINE: the floor */
 } mlp_schedule;
 
-/* The learning rate of epoch `epoch` (counted from 0) into *lr.
+/* The learning rate of epoch `epoch` (counted from 0) into *lr, computed in
+ * double and rounded to float.
  * Returns MLP_ERR_ARG (NULL, unknown kind, step_size or t_max 0 where used,
- * a rate that is not finite and positive). */
+ * base_lr, gamma (STEP) or min_lr (COSINE) not finite and positive, or a
+ * result that is not finite and positive after rounding, e.g. a decay that
+ * underflows to 0). */
 mlp_status mlp_schedule_lr(const mlp_schedule *schedule, size_t epoch, float *lr);
 
 /* ------------------------------------------------------------------------ */
@@ -346,7 +349,8 @@ typedef struct mlp_fit_options {
     size_t n_val;                 /* 0 for no validation set */
     mlp_metric metric;            /* metric reported on the validation set */
     const mlp_schedule *schedule; /* optional; sets the optimizer's rate per epoch */
-    float clip_norm;              /* > 0 clips gradients to this global norm */
+    float clip_norm;              /* > 0 clips gradients to this global norm;
+                                     0 (default) does not clip */
     mlp_epoch_callback callback;  /* optional */
     void *user;                   /* passed to callback */
 } mlp_fit_options;
@@ -355,18 +359,55 @@ typedef struct mlp_fit_options {
 mlp_fit_options mlp_fit_defaults(void);
 
 /* Trains net with opt for options->epochs epochs over the n rows of X
- * (n x n_0) and Y (n x n_L) in mini-batches. With the same seed, data and
- * thread count the result is bit-identical. options may be NULL for the
- * defaults. If a batch loss becomes NaN or infinite, training stops with
- * MLP_ERR_NUMERIC and the parameters are those after the last good step.
- * Returns MLP_ERR_ARG (NULL argument, n 0, epochs or batch size 0, a
- * validation set given with n_val 0 or missing arrays), the statuses of
- * mlp_train_batch, MLP_ERR_NOMEM. */
+ * (n x n_0) and Y (n x n_L) in mini-batches of batch_size rows (the last
+ * one may be smaller). options may be NULL for the defaults. Each batch is
+ * a forward pass, a backward pass, a clipping of the gradients when
+ * clip_norm > 0, and an optimizer step. With shuffle, every epoch visits
+ * the rows in a new order drawn from a generator seeded once with
+ * shuffle_seed; without, in order. With the same seed, data and thread
+ * count the result is bit-identical. At the start of each epoch a schedule
+ * sets the optimizer's rate (which it keeps after the call). After each
+ * epoch the validation set, if any, is evaluated as by mlp_evaluate and the
+ * callback is called; a non-zero return stops training with MLP_OK.
+ *
+ * Everything is checked before anything changes: the arguments, every row
+ * of X and Y (and of the validation set) as mlp_forward and mlp_backward
+ * would, the schedule for the first and last epoch. All buffers are
+ * allocated at the start; the steps allocate nothing (beyond the network's
+ * own caches on its first batch).
+ *
+ * Numeric failure: a step is kept only if the parameters it produces are
+ * finite and the next loss computed with them (the next batch's, or the
+ * validation loss or metric) is finite. Otherwise training stops with
+ * MLP_ERR_NUMERIC and the parameters are put back as they were before that
+ * step, i.e. those after the last good step (the optimizer's moments are
+ * not rolled back). A non-finite gradient norm while clipping stops with
+ * MLP_ERR_NUMERIC before the step.
+ *
+ * Returns MLP_ERR_ARG (NULL argument, n 0, epochs or batch size 0, unknown
+ * metric, a negative or non-finite clip_norm, a validation set with n_val 0
+ * or missing arrays, an invalid schedule, a non-finite input, a target
+ * outside the loss's domain, a network that cannot be trained),
+ * MLP_ERR_SHAPE (sizes that overflow; net's parameter count is not the one
+ * opt was created for, found at the first step, which is then not taken),
+ * MLP_ERR_NUMERIC (as above; also for R2 with a constant validation target
+ * column, before training), MLP_ERR_NOMEM. Failures other than
+ * MLP_ERR_NUMERIC leave the parameters unchanged. */
 mlp_status mlp_fit(mlp_net *net, mlp_optimizer *opt, const float *X, const float *Y,
                    size_t n, const mlp_fit_options *options);
 
-/* The loss over n rows in batches (without touching the gradients) and, if
- * metric_value is not NULL, the metric. Uses the network's caches. */
+/* The mean loss over the n rows of X and Y into *loss and, if metric_value
+ * is not NULL, the metric into *metric_value (NaN for MLP_METRIC_NONE).
+ * Either output may be NULL. The rows are run forward in chunks of the
+ * network's current batch capacity (256 rows if it has none yet) straight
+ * from X and Y; chunk losses are weighted by chunk size and summed in
+ * double, and the metric is accumulated chunk by chunk. Uses the network's
+ * caches but not its gradients. Every row is checked before any forward.
+ * Returns MLP_ERR_ARG (NULL net, X or Y, n 0, unknown metric, a non-finite
+ * input, a target outside the loss's domain, a network that cannot be
+ * trained), MLP_ERR_SHAPE (sizes overflow), MLP_ERR_NUMERIC (a non-finite
+ * loss or metric, or R2 with a constant target column), MLP_ERR_NOMEM.
+ * The outputs are written only on success. */
 mlp_status mlp_evaluate(mlp_net *net, const float *X, const float *Y, size_t n,
                         mlp_metric metric, double *loss, double *metric_value);
 
