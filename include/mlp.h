@@ -384,6 +384,10 @@ mlp_fit_options mlp_fit_defaults(void);
  * not rolled back). A non-finite gradient norm while clipping stops with
  * MLP_ERR_NUMERIC before the step.
  *
+ * A call that passed its checks discards the cached batch at the end (its
+ * input may have been an internal buffer): mlp_backward and mlp_layer_cache
+ * are MLP_ERR_STATE until the next mlp_forward. The gradients stay.
+ *
  * Returns MLP_ERR_ARG (NULL argument, n 0, epochs or batch size 0, unknown
  * metric, a negative or non-finite clip_norm, a validation set with n_val 0
  * or missing arrays, an invalid schedule, a non-finite input, a target

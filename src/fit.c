@@ -376,8 +376,12 @@ static mlp_status check_fit(mlp_net *net, mlp_optimizer *opt, const float *X,
     return status;
 }
 
+/* Frees the call's buffers and discards the network's cached batch, whose
+ * input may be a batch buffer freed here; the gradients stay. */
 static void fit_release(fit_run *run)
 {
+    run->net->m = 0;
+    run->net->has_delta = false;
     mlp_dealloc(run->perm);
     mlp_dealloc(run->X_batch);
     mlp_dealloc(run->Y_batch);

@@ -321,6 +321,12 @@ static void test_shuffle_order_matches_by_hand(void **state)
     o.shuffle_seed = 77;
     assert_int_equal(mlp_fit(net, opt, X, Y, N, &o), MLP_OK);
     expect_params_equal(net, snapshot_params(by_hand));
+    /* the last batch was gathered into a buffer the fit has freed: the
+     * cached batch is gone, so backward cannot read it */
+    assert_int_equal(mlp_backward(net, Y, NULL), MLP_ERR_STATE);
+    assert_int_equal(mlp_layer_cache(net, 0, NULL, NULL, NULL, NULL), MLP_ERR_STATE);
+    const float *dW;
+    assert_int_equal(mlp_layer_grads(net, 0, &dW, NULL), MLP_OK);
     mlp_optimizer_free(opt);
     mlp_net_free(net);
     mlp_optimizer_free(opt_hand);
