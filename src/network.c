@@ -330,7 +330,8 @@ static mlp_status batch_loss(const mlp_net *net, const float *Y, double *loss)
     if (status != MLP_OK)
         return status;
     *loss = mlp_loss_compute(net->loss, out->act, out->Z, out->A, Y, net->m, out->n_out);
-    return isfinite(*loss) ? MLP_OK : MLP_ERR_NUMERIC;
+    /* finite in double is not enough: callers receive it as a float */
+    return isfinite((float)*loss) ? MLP_OK : MLP_ERR_NUMERIC;
 }
 
 mlp_status mlp_loss_value(const mlp_net *net, const float *Y, float *loss)
