@@ -49,44 +49,102 @@ static void softmax_row(const float *z, float *a, size_t n)
         a[j] *= inv;
 }
 
-void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A, size_t m,
-                            size_t n)
+/* Each forward kernel below adds the bias and applies g in one pass:
+ * z <- z + b, a = g(z), row by row. */
+
+static void identity_forward(const float *restrict b, float *restrict Z,
+                             float *restrict A, size_t m, size_t n)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float z = Z[i * n + j] + b[j];
+            Z[i * n + j] = z;
+            A[i * n + j] = z;
+        }
+}
+
+static void sigmoid_forward(const float *restrict b, float *restrict Z, float *restrict A,
+                            size_t m, size_t n)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float z = Z[i * n + j] + b[j];
+            Z[i * n + j] = z;
+            A[i * n + j] = sigmoid(z);
+        }
+}
+
+static void tanh_forward(const float *restrict b, float *restrict Z, float *restrict A,
+                         size_t m, size_t n)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float z = Z[i * n + j] + b[j];
+            Z[i * n + j] = z;
+            A[i * n + j] = tanhf(z);
+        }
+}
+
+static void relu_forward(const float *restrict b, float *restrict Z, float *restrict A,
+                         size_t m, size_t n)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float z = Z[i * n + j] + b[j];
+            Z[i * n + j] = z;
+            A[i * n + j] = z > 0.0f ? z : 0.0f;
+        }
+}
+
+static void leaky_relu_forward(const float *restrict b, float *restrict Z,
+                               float *restrict A, size_t m, size_t n)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float z = Z[i * n + j] + b[j];
+            Z[i * n + j] = z;
+            A[i * n + j] = z > 0.0f ? z : leaky_slope * z;
+        }
+}
+
+static void softmax_forward(const float *restrict b, float *restrict Z, float *restrict A,
+                            size_t m, size_t n)
 {
     for (size_t i = 0; i < m; i++) {
-        float *restrict z = Z + i * n;
-        float *restrict a = A + i * n;
+        float *z = Z + i * n;
         for (size_t j = 0; j < n; j++)
             z[j] += b[j];
-        switch (act) {
-        case MLP_IDENTITY:
-            for (size_t j = 0; j < n; j++)
-                a[j] = z[j];
-            break;
-        case MLP_SIGMOID:
-            for (size_t j = 0; j < n; j++)
-                a[j] = sigmoid(z[j]);
-            break;
-        case MLP_TANH:
-            for (size_t j = 0; j < n; j++)
-                a[j] = tanhf(z[j]);
-            break;
-        case MLP_RELU:
-            for (size_t j = 0; j < n; j++)
-                a[j] = z[j] > 0.0f ? z[j] : 0.0f;
-            break;
-        case MLP_LEAKY_RELU:
-            for (size_t j = 0; j < n; j++)
-                a[j] = z[j] > 0.0f ? z[j] : leaky_slope * z[j];
-            break;
-        case MLP_SOFTMAX:
-            softmax_row(z, a, n);
-            break;
-        }
+        softmax_row(z, A + i * n, n);
     }
 }
 
-void mlp_activation_backward(mlp_activation act, const float *Z, const float *A, float *delta,
-                             size_t m, size_t n)
+void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
+                            size_t m, size_t n)
+{
+    switch (act) {
+    case MLP_IDENTITY:
+        identity_forward(b, Z, A, m, n);
+        break;
+    case MLP_SIGMOID:
+        sigmoid_forward(b, Z, A, m, n);
+        break;
+    case MLP_TANH:
+        tanh_forward(b, Z, A, m, n);
+        break;
+    case MLP_RELU:
+        relu_forward(b, Z, A, m, n);
+        break;
+    case MLP_LEAKY_RELU:
+        leaky_relu_forward(b, Z, A, m, n);
+        break;
+    case MLP_SOFTMAX:
+        softmax_forward(b, Z, A, m, n);
+        break;
+    }
+}
+
+void mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
+                             float *delta, size_t m, size_t n)
 {
     size_t count = m * n;
     const float *restrict z = Z;
