@@ -424,8 +424,10 @@ mlp_status mlp_evaluate(mlp_net *net, const float *X, const float *Y, size_t n,
  * existing file is replaced atomically: the model is written to a temporary
  * file in the same folder, flushed and renamed, so a failure never leaves a
  * half-written file at path.
- * Returns MLP_ERR_ARG (NULL, network without layers), MLP_ERR_IO,
- * MLP_ERR_NOMEM. */
+ * Returns MLP_ERR_ARG (NULL, a network without layers or whose output
+ * activation does not match its loss, which could not be loaded back),
+ * MLP_ERR_IO (the file cannot be created, written or renamed; path is then
+ * unchanged), MLP_ERR_NOMEM. */
 mlp_status mlp_net_save(const mlp_net *net, const char *path);
 
 /* Loads a model saved by mlp_net_save into a new network (*out, freed with
@@ -436,12 +438,13 @@ mlp_status mlp_net_save(const mlp_net *net, const char *path);
 mlp_status mlp_net_load(mlp_net **out, const char *path);
 
 /* The size in bytes of the saved form of net into *size.
- * Returns MLP_ERR_ARG (NULL, network without layers). */
+ * Returns MLP_ERR_ARG (NULL, network without layers or whose output
+ * activation does not match its loss). */
 mlp_status mlp_net_saved_size(const mlp_net *net, size_t *size);
 
 /* Writes the saved form of net into buf of capacity cap bytes; *written
- * receives its size. Returns MLP_ERR_ARG (NULL, no layers), MLP_ERR_SHAPE
- * (cap too small). */
+ * receives its size. Returns MLP_ERR_ARG (NULL, no layers, an output
+ * activation that does not match the loss), MLP_ERR_SHAPE (cap too small). */
 mlp_status mlp_net_save_buffer(const mlp_net *net, void *buf, size_t cap,
                                size_t *written);
 
