@@ -576,6 +576,41 @@ static void test_extreme_values_train_or_report(void **state)
     }
 }
 
+/* A loss that is finite while a gradient overflows: one input of 1e30 with
+ * a tiny weight gives an output of 1e18, a loss of 5e35 and dC/dW of 1e48,
+ * infinite in float. A step on it would make the parameters infinite or
+ * NaN, so training must report MLP_ERR_NUMERIC instead and change nothing,
+ * through mlp_train_batch and through mlp_backward + mlp_optimizer_step. */
+static void test_gradient_overflow_is_numeric(void **state)
+{
+    (void)state;
+    const float X[] = {1e30f, 1.0f, -1e30f, 1.0f}, Y[] = {0.0f, 1.0f};
+    for (int o = 0; o < 3; o++) {
+        mlp_net *net = NULL;
+        assert_int_equal(mlp_net_create(&net, 2, MLP_MSE, 1), MLP_OK);
+        assert_int_equal(mlp_net_add_dense(net, 1, MLP_IDENTITY), MLP_OK);
+        float *W;
+        assert_int_equal(mlp_layer_params(net, 0, &W, NULL, NULL, NULL), MLP_OK);
+        W[0] = 1e-12f;
+        W[1] = 0.5f;
+        mlp_optimizer *opt = make_opt(net, o);
+        float *before = snapshot_params(net);
+        expect_status(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_ERR_NUMERIC);
+        expect_params_equal(net, before);
+
+        before = snapshot_params(net);
+        const float *A;
+        assert_int_equal(mlp_forward(net, X, 2, &A), MLP_OK);
+        mlp_status status = mlp_backward(net, Y, NULL);
+        if (status == MLP_OK)
+            status = mlp_optimizer_step(opt, net);
+        expect_status(status, MLP_ERR_NUMERIC);
+        expect_params_equal(net, before);
+        mlp_optimizer_free(opt);
+        mlp_net_free(net);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -589,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_unwritable_paths_and_directories),
         cmocka_unit_test(test_strerror_texts),
         cmocka_unit_test(test_extreme_values_train_or_report),
+        cmocka_unit_test(test_gradient_overflow_is_numeric),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
