@@ -242,7 +242,10 @@ mlp_status mlp_adamw_create(mlp_optimizer **out, const mlp_net *net, float learn
  * mlp_backward.
  * Returns MLP_ERR_ARG (NULL argument), MLP_ERR_SHAPE (net does not have the
  * parameter count the optimizer was created for), MLP_ERR_STATE (no
- * gradients: no mlp_backward since the network was created or changed). */
+ * gradients: no mlp_backward since the network was created or changed),
+ * MLP_ERR_NUMERIC (the update would make a parameter or the optimizer's
+ * state NaN or infinite, e.g. from overflowing gradients; nothing is
+ * changed). */
 mlp_status mlp_optimizer_step(mlp_optimizer *opt, mlp_net *net);
 
 /* Sets the learning rate used by the following steps. MLP_ERR_ARG for NULL

@@ -38,7 +38,8 @@ static mlp_status optimizer_new(mlp_optimizer **out, const mlp_net *net, opt_kin
         !isfinite(weight_decay) || weight_decay < 0.0f)
         return MLP_ERR_ARG;
     mlp_optimizer *opt = mlp_alloc_zero(1, sizeof *opt);
-    float *velocity = n_buffers >= 1 ? mlp_alloc_zero(net->n_params, sizeof(float)) : NULL;
+    float *velocity =
+        n_buffers >= 1 ? mlp_alloc_zero(net->n_params, sizeof(float)) : NULL;
     float *second = n_buffers >= 2 ? mlp_alloc_zero(net->n_params, sizeof(float)) : NULL;
     if (!opt || (n_buffers >= 1 && !velocity) || (n_buffers >= 2 && !second)) {
         mlp_dealloc(opt);
@@ -76,9 +77,9 @@ mlp_status mlp_sgd_set_nesterov(mlp_optimizer *opt, int enabled)
     return MLP_OK;
 }
 
-static mlp_status adam_create(mlp_optimizer **out, const mlp_net *net, float learning_rate,
-                              float beta1, float beta2, float epsilon, float weight_decay,
-                              bool decoupled)
+static mlp_status adam_create(mlp_optimizer **out, const mlp_net *net,
+                              float learning_rate, float beta1, float beta2,
+                              float epsilon, float weight_decay, bool decoupled)
 {
     if (!isfinite(beta1) || beta1 < 0.0f || beta1 >= 1.0f || !isfinite(beta2) ||
         beta2 < 0.0f || beta2 >= 1.0f || !positive_finite(epsilon))
@@ -96,13 +97,15 @@ static mlp_status adam_create(mlp_optimizer **out, const mlp_net *net, float lea
 mlp_status mlp_adam_create(mlp_optimizer **out, const mlp_net *net, float learning_rate,
                            float beta1, float beta2, float epsilon, float weight_decay)
 {
-    return adam_create(out, net, learning_rate, beta1, beta2, epsilon, weight_decay, false);
+    return adam_create(out, net, learning_rate, beta1, beta2, epsilon, weight_decay,
+                       false);
 }
 
 mlp_status mlp_adamw_create(mlp_optimizer **out, const mlp_net *net, float learning_rate,
                             float beta1, float beta2, float epsilon, float weight_decay)
 {
-    return adam_create(out, net, learning_rate, beta1, beta2, epsilon, weight_decay, true);
+    return adam_create(out, net, learning_rate, beta1, beta2, epsilon, weight_decay,
+                       true);
 }
 
 void mlp_optimizer_free(mlp_optimizer *opt)
@@ -128,29 +131,38 @@ float mlp_optimizer_lr(const mlp_optimizer *opt)
 }
 
 /* torch.optim.SGD: g = dC/dp + wd p; v = g on the first step, else
- * v = mu v + g; the step direction is v, or g + mu v with Nesterov. */
-static void sgd_step(mlp_optimizer *opt, float *restrict p, const float *restrict grad)
+ * v = mu v + g; the step direction is v, or g + mu v with Nesterov.
+ * With write false it only reports whether every new value would be
+ * finite, so a step can be refused before anything changes. */
+static bool sgd_pass(mlp_optimizer *opt, float *restrict p, const float *restrict grad,
+                     bool write)
 {
     const size_t n = opt->n_params;
     const float lr = opt->learning_rate, wd = opt->weight_decay, mu = opt->momentum;
+    const bool first = opt->steps == 0, nesterov = opt->nesterov;
     float *restrict v = opt->velocity;
-    if (mu == 0.0f) {
-        for (size_t k = 0; k < n; k++)
-            p[k] -= lr * (grad[k] + wd * p[k]);
-        return;
-    }
-    const bool first = opt->steps == 0;
+    bool finite = true;
     for (size_t k = 0; k < n; k++) {
         float g = grad[k] + wd * p[k];
-        v[k] = first ? g : mu * v[k] + g;
-        p[k] -= lr * (opt->nesterov ? g + mu * v[k] : v[k]);
+        float v_new = mu == 0.0f || first ? g : mu * v[k] + g;
+        float direction = mu == 0.0f ? g : nesterov ? g + mu * v_new : v_new;
+        float p_new = p[k] - lr * direction;
+        finite &= isfinite(p_new) && isfinite(v_new);
+        if (write) {
+            p[k] = p_new;
+            if (mu != 0.0f)
+                v[k] = v_new;
+        }
     }
+    return finite;
 }
 
 /* torch.optim.Adam / AdamW with bias correction:
  * m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2,
- * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). */
-static void adam_step(mlp_optimizer *opt, float *restrict p, const float *restrict grad)
+ * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+ * write as in sgd_pass. */
+static bool adam_pass(mlp_optimizer *opt, float *restrict p, const float *restrict grad,
+                      bool write)
 {
     const size_t n = opt->n_params;
     const float lr = opt->learning_rate, wd = opt->weight_decay;
@@ -162,15 +174,27 @@ static void adam_step(mlp_optimizer *opt, float *restrict p, const float *restri
     const float coupled_wd = opt->decoupled_decay ? 0.0f : wd;
     float *restrict m1 = opt->velocity;
     float *restrict m2 = opt->second_moment;
+    bool finite = true;
     for (size_t k = 0; k < n; k++) {
         float g = grad[k] + coupled_wd * p[k];
-        p[k] *= decay;
-        m1[k] = b1 * m1[k] + (1.0f - b1) * g;
-        m2[k] = b2 * m2[k] + (1.0f - b2) * g * g;
-        p[k] -= step_size * m1[k] / (sqrtf(m2[k]) / sqrt_bc2 + eps);
+        float m1_new = b1 * m1[k] + (1.0f - b1) * g;
+        float m2_new = b2 * m2[k] + (1.0f - b2) * g * g;
+        float p_new =
+            p[k] * decay - step_size * m1_new / (sqrtf(m2_new) / sqrt_bc2 + eps);
+        finite &= isfinite(p_new) && isfinite(m1_new) && isfinite(m2_new);
+        if (write) {
+            p[k] = p_new;
+            m1[k] = m1_new;
+            m2[k] = m2_new;
+        }
     }
+    return finite;
 }
 
+/* A step that would make any parameter or optimizer state non-finite is
+ * refused as a whole: checking first costs one read-only pass, and leaves
+ * the last good parameters in place, as SPEC.md's "never silently NaN"
+ * promise needs. */
 mlp_status mlp_optimizer_step(mlp_optimizer *opt, mlp_net *net)
 {
     if (!opt || !net)
@@ -179,16 +203,17 @@ mlp_status mlp_optimizer_step(mlp_optimizer *opt, mlp_net *net)
         return MLP_ERR_SHAPE;
     if (!net->has_grads)
         return MLP_ERR_STATE;
-    if (opt->kind == OPT_SGD)
-        sgd_step(opt, net->params, net->grads);
-    else
-        adam_step(opt, net->params, net->grads);
+    bool (*pass)(mlp_optimizer *, float *, const float *, bool) =
+        opt->kind == OPT_SGD ? sgd_pass : adam_pass;
+    if (!pass(opt, net->params, net->grads, false))
+        return MLP_ERR_NUMERIC;
+    pass(opt, net->params, net->grads, true);
     opt->steps++;
     return MLP_OK;
 }
 
-mlp_status mlp_train_batch(mlp_net *net, mlp_optimizer *opt, const float *X, const float *Y,
-                           size_t m, float *loss)
+mlp_status mlp_train_batch(mlp_net *net, mlp_optimizer *opt, const float *X,
+                           const float *Y, size_t m, float *loss)
 {
     if (!opt)
         return MLP_ERR_ARG;
