@@ -9,22 +9,11 @@
  * mlp_alloc is wrapped at link time (-Wl,--wrap=mlp_alloc) so the tests
  * can count the library's allocations and make any one of them fail.
  */
+#include "alloc_counter.h"
 #include "internal.h"
 #include "test_util.h"
 
 /* ---- allocation wrapping ---- */
-void *__real_mlp_alloc(size_t n_bytes);
-void *__wrap_mlp_alloc(size_t n_bytes);
-
-static size_t alloc_count;
-static size_t alloc_fail_at = SIZE_MAX; /* the index of the allocation to fail */
-
-void *__wrap_mlp_alloc(size_t n_bytes)
-{
-    if (alloc_count++ == alloc_fail_at)
-        return NULL;
-    return __real_mlp_alloc(n_bytes);
-}
 
 /* ---- data and networks ---- */
 

@@ -12,6 +12,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, fork, setrlimit, mkfifo, opendir */
 
+#include "alloc_counter.h"
 #include "internal.h"
 #include "test_util.h"
 
@@ -25,18 +26,6 @@
 #include <unistd.h>
 
 /* ---- allocation wrapping ---- */
-void *__real_mlp_alloc(size_t n_bytes);
-void *__wrap_mlp_alloc(size_t n_bytes);
-
-static size_t alloc_count;
-static size_t alloc_fail_at = SIZE_MAX; /* the index of the allocation to fail */
-
-void *__wrap_mlp_alloc(size_t n_bytes)
-{
-    if (alloc_count++ == alloc_fail_at)
-        return NULL;
-    return __real_mlp_alloc(n_bytes);
-}
 
 /* ---- the test's own format helpers, written from the document ---- */
 
