@@ -306,6 +306,8 @@ static mlp_status csv_read_row(const csv_line *line, size_t cols, csv_values *va
     mlp_status status = csv_reserve_row(values, cols, err);
     if (status != MLP_OK)
         return status;
+    if (!values->data)
+        return MLP_ERR_NOMEM; /* unreachable for cols > 0; keeps the analyzer sure */
     float *row = values->data + values->count;
     size_t offset = 0;
     size_t column = 0;

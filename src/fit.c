@@ -62,9 +62,11 @@ static mlp_status schedule_rate(const mlp_schedule *schedule, size_t epoch, doub
     case MLP_SCHEDULE_STEP:
         if (schedule->step_size == 0 || !positive_finite(schedule->gamma))
             return MLP_ERR_ARG;
-        *rate = schedule->base_lr *
-                pow(schedule->gamma, (double)(epoch / schedule->step_size));
-        return MLP_OK;
+        {
+            size_t decays = epoch / schedule->step_size; /* whole periods only */
+            *rate = schedule->base_lr * pow(schedule->gamma, (double)decays);
+            return MLP_OK;
+        }
     case MLP_SCHEDULE_COSINE:
         if (schedule->t_max == 0 || !positive_finite(schedule->min_lr))
             return MLP_ERR_ARG;
@@ -144,7 +146,7 @@ static void metric_add(mlp_metric metric, const float *P, const float *Y, size_t
             double residual = (double)p[j] - (double)y[j];
             if (metric == MLP_METRIC_MSE)
                 sums->squared_error += residual * residual;
-            else
+            else if (sums->ss_res)
                 sums->ss_res[j] += residual * residual;
         }
     }
@@ -238,7 +240,7 @@ static mlp_status evaluate_rows(mlp_net *net, const float *X, const float *Y, si
     const size_t n_in = net->n_inputs, k = mlp_net_outputs(net);
     const size_t chunk = net->m_cap > 0 ? net->m_cap : eval_default_rows;
     metric_sums sums = {0, 0.0, ss_res};
-    for (size_t j = 0; metric == MLP_METRIC_R2 && j < k; j++)
+    for (size_t j = 0; metric == MLP_METRIC_R2 && ss_res && j < k; j++)
         ss_res[j] = 0.0;
     double loss_sum = 0.0;
     for (size_t start = 0, m; start < n; start += m) {

@@ -126,7 +126,8 @@ static bool model_size(size_t n_layers, size_t n_params, size_t *size)
 static uint32_t loss_code(mlp_loss loss)
 {
     uint32_t code = 0;
-    while (loss_codes[code] != loss)
+    while (code + 1 < sizeof loss_codes / sizeof loss_codes[0] &&
+           loss_codes[code] != loss)
         code++;
     return code;
 }
@@ -134,7 +135,8 @@ static uint32_t loss_code(mlp_loss loss)
 static uint32_t activation_code(mlp_activation act)
 {
     uint32_t code = 0;
-    while (activation_codes[code] != act)
+    while (code + 1 < sizeof activation_codes / sizeof activation_codes[0] &&
+           activation_codes[code] != act)
         code++;
     return code;
 }
