@@ -162,7 +162,7 @@ static mlp_status metric_finish(mlp_metric metric, const metric_sums *sums, size
         result = (double)sums->correct / (double)n;
     else if (metric == MLP_METRIC_MSE)
         result = sums->squared_error / ((double)n * (double)k);
-    else if (metric == MLP_METRIC_R2) {
+    else if (metric == MLP_METRIC_R2 && ss_tot && sums->ss_res) {
         double r2_sum = 0.0;
         for (size_t j = 0; j < k; j++)
             r2_sum += 1.0 - sums->ss_res[j] / ss_tot[j];
