@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 
 typedef enum { OPT_SGD, OPT_ADAM } opt_kind;
@@ -130,65 +131,136 @@ float mlp_optimizer_lr(const mlp_optimizer *opt)
     return opt ? opt->learning_rate : 0.0f;
 }
 
-/* torch.optim.SGD: g = dC/dp + wd p; v = g on the first step, else
- * v = mu v + g; the step direction is v, or g + mu v with Nesterov.
- * With write false it only reports whether every new value would be
- * finite, so a step can be refused before anything changes. */
-static bool sgd_pass(mlp_optimizer *opt, float *restrict p, const float *restrict grad,
-                     bool write)
+/* Non-zero when x is NaN or infinite. Written as a comparison, not a call
+ * to isfinite, so the checking loops below vectorize. */
+static inline int not_finite(float x)
 {
-    const size_t n = opt->n_params;
-    const float lr = opt->learning_rate, wd = opt->weight_decay, mu = opt->momentum;
-    const bool first = opt->steps == 0, nesterov = opt->nesterov;
-    float *restrict v = opt->velocity;
-    bool finite = true;
-    for (size_t k = 0; k < n; k++) {
-        float g = grad[k] + wd * p[k];
-        float v_new = mu == 0.0f || first ? g : mu * v[k] + g;
-        float direction = mu == 0.0f ? g : nesterov ? g + mu * v_new : v_new;
-        float p_new = p[k] - lr * direction;
-        finite &= isfinite(p_new) && isfinite(v_new);
-        if (write) {
-            p[k] = p_new;
-            if (mu != 0.0f)
-                v[k] = v_new;
-        }
-    }
-    return finite;
+    return !(fabsf(x) <= FLT_MAX);
 }
 
-/* torch.optim.Adam / AdamW with bias correction:
- * m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2,
- * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
- * write as in sgd_pass. */
-static bool adam_pass(mlp_optimizer *opt, float *restrict p, const float *restrict grad,
-                      bool write)
+/* SGD's hyperparameters, copied out of the optimizer so the loops below
+ * keep them in registers (stores through p could otherwise alias them). */
+typedef struct sgd_consts {
+    float lr, wd, mu;
+    bool nesterov, first;
+} sgd_consts;
+
+static sgd_consts sgd_constants(const mlp_optimizer *opt)
 {
+    return (sgd_consts){.lr = opt->learning_rate,
+                        .wd = opt->weight_decay,
+                        .mu = opt->momentum,
+                        .nesterov = opt->nesterov,
+                        .first = opt->steps == 0};
+}
+
+/* torch.optim.SGD for one parameter: g = dC/dp + wd p; v = g on the first
+ * step, else v = mu v + g; the step direction is v, or g + mu v with
+ * Nesterov; momentum 0 steps along g. Returns the new p, *v_new the new v. */
+static inline float sgd_update(sgd_consts c, float p, float grad, float v, float *v_new)
+{
+    float g = grad + c.wd * p;
+    *v_new = c.mu == 0.0f || c.first ? g : c.mu * v + g;
+    float direction = c.mu == 0.0f ? g : c.nesterov ? g + c.mu * *v_new : *v_new;
+    return p - c.lr * direction;
+}
+
+/* Whether an SGD step would keep every parameter and velocity finite;
+ * reads only, so a bad step can be refused before anything changes. */
+static bool sgd_step_finite(const mlp_optimizer *opt, const float *restrict p,
+                            const float *restrict grad)
+{
+    const sgd_consts c = sgd_constants(opt);
     const size_t n = opt->n_params;
-    const float lr = opt->learning_rate, wd = opt->weight_decay;
-    const float b1 = opt->beta1, b2 = opt->beta2, eps = opt->epsilon;
+    const float *restrict v = opt->velocity;
+    int bad = 0;
+    if (!v) { /* momentum 0 keeps no velocity */
+        for (size_t k = 0; k < n; k++) {
+            float v_new;
+            bad |= not_finite(sgd_update(c, p[k], grad[k], 0.0f, &v_new));
+        }
+        return !bad;
+    }
+    for (size_t k = 0; k < n; k++) {
+        float v_new;
+        float p_new = sgd_update(c, p[k], grad[k], v[k], &v_new);
+        bad |= not_finite(p_new) | not_finite(v_new);
+    }
+    return !bad;
+}
+
+static void sgd_step(mlp_optimizer *opt, float *restrict p, const float *restrict grad)
+{
+    const sgd_consts c = sgd_constants(opt);
+    const size_t n = opt->n_params;
+    float *restrict v = opt->velocity;
+    if (!v) {
+        for (size_t k = 0; k < n; k++) {
+            float v_new;
+            p[k] = sgd_update(c, p[k], grad[k], 0.0f, &v_new);
+        }
+        return;
+    }
+    for (size_t k = 0; k < n; k++)
+        p[k] = sgd_update(c, p[k], grad[k], v[k], &v[k]);
+}
+
+/* Adam's step-dependent constants: lr/(1-b1^t), sqrt(1-b2^t), and the
+ * decoupled (AdamW) or coupled weight decay. */
+typedef struct adam_consts {
+    float b1, b2, epsilon, step_size, sqrt_bc2, decay, coupled_wd;
+} adam_consts;
+
+static adam_consts adam_constants(const mlp_optimizer *opt)
+{
     const double t = (double)(opt->steps + 1);
-    const float step_size = (float)(lr / (1.0 - pow(b1, t)));
-    const float sqrt_bc2 = (float)sqrt(1.0 - pow(b2, t));
-    const float decay = opt->decoupled_decay ? 1.0f - lr * wd : 1.0f;
-    const float coupled_wd = opt->decoupled_decay ? 0.0f : wd;
+    const float lr = opt->learning_rate, wd = opt->weight_decay;
+    return (adam_consts){
+        .b1 = opt->beta1,
+        .b2 = opt->beta2,
+        .epsilon = opt->epsilon,
+        .step_size = (float)(lr / (1.0 - pow(opt->beta1, t))),
+        .sqrt_bc2 = (float)sqrt(1.0 - pow(opt->beta2, t)),
+        .decay = opt->decoupled_decay ? 1.0f - lr * wd : 1.0f,
+        .coupled_wd = opt->decoupled_decay ? 0.0f : wd,
+    };
+}
+
+/* torch.optim.Adam / AdamW with bias correction, for one parameter:
+ * m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2,
+ * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). */
+static inline float adam_update(adam_consts c, float p, float grad, float m1, float m2,
+                                float *m1_new, float *m2_new)
+{
+    float g = grad + c.coupled_wd * p;
+    *m1_new = c.b1 * m1 + (1.0f - c.b1) * g;
+    *m2_new = c.b2 * m2 + (1.0f - c.b2) * g * g;
+    return p * c.decay -
+           c.step_size * *m1_new / (sqrtf(*m2_new) / c.sqrt_bc2 + c.epsilon);
+}
+
+static bool adam_step_finite(const mlp_optimizer *opt, const float *restrict p,
+                             const float *restrict grad)
+{
+    const adam_consts c = adam_constants(opt);
+    const float *restrict m1 = opt->velocity;
+    const float *restrict m2 = opt->second_moment;
+    int bad = 0;
+    for (size_t k = 0; k < opt->n_params; k++) {
+        float m1_new, m2_new;
+        float p_new = adam_update(c, p[k], grad[k], m1[k], m2[k], &m1_new, &m2_new);
+        bad |= not_finite(p_new) | not_finite(m1_new) | not_finite(m2_new);
+    }
+    return !bad;
+}
+
+static void adam_step(mlp_optimizer *opt, float *restrict p, const float *restrict grad)
+{
+    const adam_consts c = adam_constants(opt);
     float *restrict m1 = opt->velocity;
     float *restrict m2 = opt->second_moment;
-    bool finite = true;
-    for (size_t k = 0; k < n; k++) {
-        float g = grad[k] + coupled_wd * p[k];
-        float m1_new = b1 * m1[k] + (1.0f - b1) * g;
-        float m2_new = b2 * m2[k] + (1.0f - b2) * g * g;
-        float p_new =
-            p[k] * decay - step_size * m1_new / (sqrtf(m2_new) / sqrt_bc2 + eps);
-        finite &= isfinite(p_new) && isfinite(m1_new) && isfinite(m2_new);
-        if (write) {
-            p[k] = p_new;
-            m1[k] = m1_new;
-            m2[k] = m2_new;
-        }
-    }
-    return finite;
+    for (size_t k = 0; k < opt->n_params; k++)
+        p[k] = adam_update(c, p[k], grad[k], m1[k], m2[k], &m1[k], &m2[k]);
 }
 
 /* A step that would make any parameter or optimizer state non-finite is
@@ -203,11 +275,14 @@ mlp_status mlp_optimizer_step(mlp_optimizer *opt, mlp_net *net)
         return MLP_ERR_SHAPE;
     if (!net->has_grads)
         return MLP_ERR_STATE;
-    bool (*pass)(mlp_optimizer *, float *, const float *, bool) =
-        opt->kind == OPT_SGD ? sgd_pass : adam_pass;
-    if (!pass(opt, net->params, net->grads, false))
+    bool sgd = opt->kind == OPT_SGD;
+    if (sgd ? !sgd_step_finite(opt, net->params, net->grads)
+            : !adam_step_finite(opt, net->params, net->grads))
         return MLP_ERR_NUMERIC;
-    pass(opt, net->params, net->grads, true);
+    if (sgd)
+        sgd_step(opt, net->params, net->grads);
+    else
+        adam_step(opt, net->params, net->grads);
     opt->steps++;
     return MLP_OK;
 }
