@@ -12,8 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- alloc.c: the one allocation function, so tests and the benchmark can
- * count or fail allocations by wrapping mlp_alloc at link time. ---- */
+/* ---- alloc_raw.c (mlp_alloc) and alloc.c: the one allocation function, so
+ * tests and the benchmark can count or fail allocations by wrapping
+ * mlp_alloc at link time. ---- */
 void *mlp_alloc(size_t n_bytes);
 void *mlp_alloc_zero(size_t count, size_t size);
 void mlp_dealloc(void *p);
@@ -56,11 +57,11 @@ size_t mlp_gemm_small_limit(void);
 /* ---- activation.c ---- */
 bool mlp_activation_valid(mlp_activation act);
 /* Z <- Z + 1 b^T, then A = g(Z), in one pass over the m x n matrix. */
-void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A, size_t m,
-                            size_t n);
+void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
+                            size_t m, size_t n);
 /* delta <- delta (.) g'(Z), element-wise over m x n (not for softmax). */
-void mlp_activation_backward(mlp_activation act, const float *Z, const float *A, float *delta,
-                             size_t m, size_t n);
+void mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
+                             float *delta, size_t m, size_t n);
 
 /* ---- loss.c ---- */
 bool mlp_loss_valid(mlp_loss loss);
@@ -72,29 +73,31 @@ mlp_status mlp_loss_check_targets(mlp_loss loss, const float *Y, size_t m, size_
 double mlp_loss_compute(mlp_loss loss, mlp_activation output_act, const float *Z,
                         const float *A, const float *Y, size_t m, size_t n);
 /* The output layer's Delta^(L) = dC/dZ^(L), fused where SPEC.md says so. */
-void mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z, const float *A,
-                    const float *Y, size_t m, size_t n, float *delta);
+void mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
+                    const float *A, const float *Y, size_t m, size_t n, float *delta);
 
 /* ---- layer.c: one dense layer, every buffer named. ---- */
 typedef struct mlp_layer {
     size_t n_in, n_out;
     mlp_activation act;
-    size_t offset; /* W starts at params + offset, b follows W */
-    float *W, *b;  /* views into net->params */
-    float *dW, *db; /* views into net->grads, same layout */
+    size_t offset;        /* W starts at params + offset, b follows W */
+    float *W, *b;         /* views into net->params */
+    float *dW, *db;       /* views into net->grads, same layout */
     float *Z, *A, *delta; /* views into net->work, m_cap x n_out each */
 } mlp_layer;
 
 /* Z = A_prev W^T + 1 b^T, A = g(Z). */
-void mlp_dense_forward(float *Z, float *A, const float *A_prev, const float *W, const float *b,
-                       size_t m, size_t n_in, size_t n_out, mlp_activation act);
+void mlp_dense_forward(float *Z, float *A, const float *A_prev, const float *W,
+                       const float *b, size_t m, size_t n_in, size_t n_out,
+                       mlp_activation act);
 /* dW = delta^T A_prev, db = column sums of delta. */
-void mlp_dense_backward_params(float *dW, float *db, const float *delta, const float *A_prev,
-                               size_t m, size_t n_in, size_t n_out);
+void mlp_dense_backward_params(float *dW, float *db, const float *delta,
+                               const float *A_prev, size_t m, size_t n_in, size_t n_out);
 /* delta_prev = (delta W) (.) g'(Z_prev), the previous layer's delta. */
 void mlp_dense_backward_input(float *delta_prev, const float *delta, const float *W,
                               const float *Z_prev, const float *A_prev,
-                              mlp_activation act_prev, size_t m, size_t n_in, size_t n_out);
+                              mlp_activation act_prev, size_t m, size_t n_in,
+                              size_t n_out);
 
 /* ---- network.c ---- */
 struct mlp_net {
@@ -106,12 +109,12 @@ struct mlp_net {
     size_t n_params; /* all W and b, contiguous, layer after layer */
     float *params;
     float *grads;
-    size_t m_cap;      /* rows the work buffer holds */
-    float *work;       /* Z, A, delta of every layer */
-    const float *X;    /* input of the last forward pass, not copied */
-    size_t m;          /* rows of the last forward pass, 0 if none */
-    bool has_delta;    /* a backward pass followed the last forward pass */
-    bool has_grads;    /* dW, db hold the gradients of some batch */
+    size_t m_cap;   /* rows the work buffer holds */
+    float *work;    /* Z, A, delta of every layer */
+    const float *X; /* input of the last forward pass, not copied */
+    size_t m;       /* rows of the last forward pass, 0 if none */
+    bool has_delta; /* a backward pass followed the last forward pass */
+    bool has_grads; /* dW, db hold the gradients of some batch */
 };
 
 /* Checks that the network can be trained: layers present, output

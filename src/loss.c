@@ -114,8 +114,8 @@ double mlp_loss_compute(mlp_loss loss, mlp_activation output_act, const float *Z
 
 /* Sigmoid + BCE and softmax + cross-entropy collapse to (A - Y)/m; MSE is
  * dC/dA = (A - Y)/m followed by the general rule (.) g'(Z). */
-void mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z, const float *A,
-                    const float *Y, size_t m, size_t n, float *delta)
+void mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
+                    const float *A, const float *Y, size_t m, size_t n, float *delta)
 {
     const float inv_m = 1.0f / (float)m;
     size_t count = m * n;

@@ -189,8 +189,8 @@ mlp_status mlp_net_add_dense(mlp_net *net, size_t n_outputs, mlp_activation act)
     return MLP_OK;
 }
 
-mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b, size_t *n_out,
-                            size_t *n_in)
+mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,
+                            size_t *n_out, size_t *n_in)
 {
     if (!net || layer >= net->n_layers)
         return MLP_ERR_ARG;
@@ -220,8 +220,8 @@ mlp_status mlp_layer_grads(const mlp_net *net, size_t layer, const float **dW,
     return MLP_OK;
 }
 
-mlp_status mlp_layer_cache(const mlp_net *net, size_t layer, const float **Z, const float **A,
-                           const float **delta, size_t *m)
+mlp_status mlp_layer_cache(const mlp_net *net, size_t layer, const float **Z,
+                           const float **A, const float **delta, size_t *m)
 {
     if (!net || layer >= net->n_layers)
         return MLP_ERR_ARG;
@@ -359,8 +359,8 @@ mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss)
         mlp_dense_backward_params(L->dW, L->db, L->delta, A_prev, m, L->n_in, L->n_out);
         if (l > 0) {
             mlp_layer *P = &net->layers[l - 1];
-            mlp_dense_backward_input(P->delta, L->delta, L->W, P->Z, P->A, P->act, m, L->n_in,
-                                     L->n_out);
+            mlp_dense_backward_input(P->delta, L->delta, L->W, P->Z, P->A, P->act, m,
+                                     L->n_in, L->n_out);
         }
     }
     net->has_delta = true;
@@ -386,7 +386,8 @@ size_t mlp_infer_workspace_size(const mlp_net *net, size_t m)
     size_t count;
     if (!net || net->n_layers == 0 || m == 0 ||
         mlp_mul_overflows(m, mlp_net_max_width(net), &count) ||
-        mlp_mul_overflows(count, 2, &count) || mlp_mul_overflows(count, sizeof(float), &(size_t){0}))
+        mlp_mul_overflows(count, 2, &count) ||
+        mlp_mul_overflows(count, sizeof(float), &(size_t){0}))
         return 0;
     return count;
 }
@@ -394,8 +395,8 @@ size_t mlp_infer_workspace_size(const mlp_net *net, size_t m)
 /* Ping-pongs between two caller buffers: each layer's gemm reads A_prev
  * from one and writes Z to the other, and g(Z) lands back in the first,
  * whose A_prev has been consumed. Nothing in net is written. */
-mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out, float *work,
-                     size_t work_len)
+mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out,
+                     float *work, size_t work_len)
 {
     if (!out || !work)
         return MLP_ERR_ARG;

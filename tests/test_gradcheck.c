@@ -337,8 +337,8 @@ static void float_check(mlp_net *net, const float *X, const float *Y, size_t m)
             double numeric = (plus - minus) / (2.0 * h);
             double scale = fmax(fmax(fabs(numeric), fabs(grads[k])), 2e-2);
             if (fabs(grads[k] - numeric) / scale > 1e-2)
-                fail_msg("parameter %zu: backprop %.7g, float difference %.7g", k, grads[k],
-                         numeric);
+                fail_msg("parameter %zu: backprop %.7g, float difference %.7g", k,
+                         grads[k], numeric);
             largest = fmax(largest, fabs(numeric));
         }
     }
