@@ -14,6 +14,7 @@ seconds="${FUZZ_SECONDS:-60}"
 for p in clang libclang-rt-14-dev cmake libopenblas-dev libcmocka-dev pkg-config; do
     if ! dpkg -s "$p" >/dev/null 2>&1; then
         echo "== fuzz: installing $p"
+        [ -n "${apt_updated:-}" ] || { apt-get update; apt_updated=1; }
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$p"
     fi
 done

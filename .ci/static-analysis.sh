@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 for p in clang-tidy cppcheck cmake libopenblas-dev pkg-config; do
     if ! dpkg -s "$p" >/dev/null 2>&1; then
         echo "== static-analysis: installing $p"
+        [ -n "${apt_updated:-}" ] || { apt-get update; apt_updated=1; }
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$p"
     fi
 done

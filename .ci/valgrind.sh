@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 for p in valgrind cmake libopenblas-dev libcmocka-dev pkg-config; do
     if ! dpkg -s "$p" >/dev/null 2>&1; then
         echo "== valgrind: installing $p"
+        [ -n "${apt_updated:-}" ] || { apt-get update; apt_updated=1; }
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$p"
     fi
 done
