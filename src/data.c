@@ -596,6 +596,13 @@ static size_t arg_max(const float *row, size_t k)
     return best;
 }
 
+bool mlp_row_correct(const float *p, const float *y, size_t k)
+{
+    if (k == 1)
+        return (p[0] > 0.5f) == (y[0] > 0.5f);
+    return arg_max(p, k) == arg_max(y, k);
+}
+
 /* Classification accuracy: one output is read as a probability of the
  * positive class, several as scores of exclusive classes. */
 mlp_status mlp_accuracy(const float *P, const float *Y, size_t n, size_t k,
@@ -607,10 +614,7 @@ mlp_status mlp_accuracy(const float *P, const float *Y, size_t n, size_t k,
         return status;
     size_t correct = 0;
     for (size_t i = 0; i < n; i++) {
-        if (k == 1)
-            correct += (P[i] > 0.5f) == (Y[i] > 0.5f);
-        else
-            correct += arg_max(P + i * k, k) == arg_max(Y + i * k, k);
+        correct += mlp_row_correct(P + i * k, Y + i * k, k);
     }
     *accuracy = (double)correct / (double)n;
     return MLP_OK;

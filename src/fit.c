@@ -24,19 +24,6 @@ static const size_t eval_default_rows = 256;
 
 static const double pi = 3.14159265358979323846;
 
-static bool positive_finite(float x)
-{
-    return isfinite(x) && x > 0.0f;
-}
-
-static bool all_finite(const float *x, size_t count)
-{
-    for (size_t k = 0; k < count; k++)
-        if (!isfinite(x[k]))
-            return false;
-    return true;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Schedules                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -60,7 +47,7 @@ static mlp_status schedule_rate(const mlp_schedule *schedule, size_t epoch, doub
         *rate = schedule->base_lr;
         return MLP_OK;
     case MLP_SCHEDULE_STEP:
-        if (schedule->step_size == 0 || !positive_finite(schedule->gamma))
+        if (schedule->step_size == 0 || !mlp_positive_finite(schedule->gamma))
             return MLP_ERR_ARG;
         {
             size_t decays = epoch / schedule->step_size; /* whole periods only */
@@ -68,7 +55,7 @@ static mlp_status schedule_rate(const mlp_schedule *schedule, size_t epoch, doub
             return MLP_OK;
         }
     case MLP_SCHEDULE_COSINE:
-        if (schedule->t_max == 0 || !positive_finite(schedule->min_lr))
+        if (schedule->t_max == 0 || !mlp_positive_finite(schedule->min_lr))
             return MLP_ERR_ARG;
         *rate = cosine_rate(schedule, epoch);
         return MLP_OK;
@@ -81,13 +68,13 @@ static mlp_status schedule_rate(const mlp_schedule *schedule, size_t epoch, doub
  * optimizer. */
 mlp_status mlp_schedule_lr(const mlp_schedule *schedule, size_t epoch, float *lr)
 {
-    if (!schedule || !lr || !positive_finite(schedule->base_lr))
+    if (!schedule || !lr || !mlp_positive_finite(schedule->base_lr))
         return MLP_ERR_ARG;
     double rate;
     mlp_status status = schedule_rate(schedule, epoch, &rate);
     if (status != MLP_OK)
         return status;
-    if (!positive_finite((float)rate))
+    if (!mlp_positive_finite((float)rate))
         return MLP_ERR_ARG;
     *lr = (float)rate;
     return MLP_OK;
@@ -111,25 +98,6 @@ static bool metric_valid(mlp_metric metric)
            metric == MLP_METRIC_MSE || metric == MLP_METRIC_R2;
 }
 
-/* The index of the largest entry (the first on ties), as mlp_accuracy. */
-static size_t arg_max(const float *row, size_t k)
-{
-    size_t best = 0;
-    for (size_t j = 1; j < k; j++)
-        if (row[j] > row[best])
-            best = j;
-    return best;
-}
-
-/* Whether a prediction row gets its target's class, as mlp_accuracy: one
- * output is a probability cut at 0.5, several are class scores. */
-static bool row_correct(const float *p, const float *y, size_t k)
-{
-    if (k == 1)
-        return (p[0] > 0.5f) == (y[0] > 0.5f);
-    return arg_max(p, k) == arg_max(y, k);
-}
-
 /* Adds one chunk of m prediction rows P against targets Y to the sums. */
 static void metric_add(mlp_metric metric, const float *P, const float *Y, size_t m,
                        size_t k, metric_sums *sums)
@@ -139,7 +107,7 @@ static void metric_add(mlp_metric metric, const float *P, const float *Y, size_t
     for (size_t i = 0; i < m; i++) {
         const float *p = P + i * k, *y = Y + i * k;
         if (metric == MLP_METRIC_ACCURACY) {
-            sums->correct += row_correct(p, y, k);
+            sums->correct += mlp_row_correct(p, y, k);
             continue;
         }
         for (size_t j = 0; j < k; j++) {
@@ -211,7 +179,7 @@ static mlp_status check_rows(const mlp_net *net, const float *X, const float *Y,
     if (mlp_mul_overflows(n, net->n_inputs, &n_x) ||
         mlp_mul_overflows(n, mlp_net_outputs(net), &n_y))
         return MLP_ERR_SHAPE;
-    if (!all_finite(X, n_x))
+    if (!mlp_all_finite(X, n_x))
         return MLP_ERR_ARG;
     return mlp_loss_check_targets(net->loss, Y, n, mlp_net_outputs(net));
 }
@@ -485,7 +453,7 @@ static mlp_status train_step(fit_run *run, const float *Xb, const float *Yb, siz
     if (status != MLP_OK)
         return status;
     run->has_backup = true;
-    if (!all_finite(net->params, net->n_params)) {
+    if (!mlp_all_finite(net->params, net->n_params)) {
         undo_last_step(run);
         return MLP_ERR_NUMERIC;
     }

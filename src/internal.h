@@ -43,6 +43,10 @@ double mlp_rng_normal(mlp_rng *rng);
  * contiguous: op(A) is M x K, op(B) is K x N, C is M x N. ---- */
 void mlp_gemm(bool trans_A, bool trans_B, size_t M, size_t N, size_t K, float alpha,
               const float *A, const float *B, float beta, float *C);
+/* Whether every one of count floats is finite. */
+bool mlp_all_finite(const float *x, size_t count);
+/* Whether x is finite and above 0 (learning rates, norms, scales). */
+bool mlp_positive_finite(float x);
 /* Largest dimension the BLAS interface (int) accepts. */
 size_t mlp_gemm_max_dim(void);
 /* The two paths mlp_gemm chooses between, same contract: plain loops, used
@@ -62,6 +66,12 @@ void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float 
 /* delta <- delta (.) g'(Z), element-wise over m x n (not for softmax). */
 void mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
                              float *delta, size_t m, size_t n);
+
+/* ---- data.c ---- */
+/* Whether a prediction row gets its target's class, the rule of
+ * mlp_accuracy: one output is a probability cut at 0.5, several are class
+ * scores compared by arg max (the first on ties). */
+bool mlp_row_correct(const float *p, const float *y, size_t k);
 
 /* ---- loss.c ---- */
 bool mlp_loss_valid(mlp_loss loss);

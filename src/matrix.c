@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <math.h>
 
 /* Products of at most this many multiply-adds (M * N * K) run as plain
  * loops. One cblas_sgemm call costs 80-150 ns before it computes anything
@@ -157,4 +158,17 @@ mlp_status mlp_set_threads(size_t n)
         return MLP_ERR_ARG;
     openblas_set_num_threads(n > (size_t)INT_MAX ? INT_MAX : (int)n);
     return MLP_OK;
+}
+
+bool mlp_all_finite(const float *x, size_t count)
+{
+    for (size_t k = 0; k < count; k++)
+        if (!isfinite(x[k]))
+            return false;
+    return true;
+}
+
+bool mlp_positive_finite(float x)
+{
+    return isfinite(x) && x > 0.0f;
 }

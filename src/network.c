@@ -248,14 +248,6 @@ mlp_status mlp_net_check_trainable(const mlp_net *net)
     return MLP_OK;
 }
 
-static bool all_finite(const float *x, size_t count)
-{
-    for (size_t k = 0; k < count; k++)
-        if (!isfinite(x[k]))
-            return false;
-    return true;
-}
-
 /* Grows the work block to hold m rows. Batches no larger than any earlier
  * one reuse it, so a training loop allocates only on its first step. */
 static mlp_status reserve_batch(mlp_net *net, size_t m)
@@ -290,7 +282,7 @@ static mlp_status check_batch(const mlp_net *net, const float *X, size_t m)
     size_t count;
     if (m > mlp_gemm_max_dim() || mlp_mul_overflows(m, net->n_inputs, &count))
         return MLP_ERR_SHAPE;
-    if (!all_finite(X, count))
+    if (!mlp_all_finite(X, count))
         return MLP_ERR_ARG;
     return MLP_OK;
 }

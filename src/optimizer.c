@@ -26,16 +26,11 @@ struct mlp_optimizer {
     float *second_moment; /* Adam only */
 };
 
-static bool positive_finite(float x)
-{
-    return isfinite(x) && x > 0.0f;
-}
-
 /* The checks and allocation shared by every optimizer. */
 static mlp_status optimizer_new(mlp_optimizer **out, const mlp_net *net, opt_kind kind,
                                 float learning_rate, float weight_decay, size_t n_buffers)
 {
-    if (!out || !net || net->n_layers == 0 || !positive_finite(learning_rate) ||
+    if (!out || !net || net->n_layers == 0 || !mlp_positive_finite(learning_rate) ||
         !isfinite(weight_decay) || weight_decay < 0.0f)
         return MLP_ERR_ARG;
     mlp_optimizer *opt = mlp_alloc_zero(1, sizeof *opt);
@@ -83,7 +78,7 @@ static mlp_status adam_create(mlp_optimizer **out, const mlp_net *net,
                               float epsilon, float weight_decay, bool decoupled)
 {
     if (!isfinite(beta1) || beta1 < 0.0f || beta1 >= 1.0f || !isfinite(beta2) ||
-        beta2 < 0.0f || beta2 >= 1.0f || !positive_finite(epsilon))
+        beta2 < 0.0f || beta2 >= 1.0f || !mlp_positive_finite(epsilon))
         return MLP_ERR_ARG;
     mlp_status status = optimizer_new(out, net, OPT_ADAM, learning_rate, weight_decay, 2);
     if (status == MLP_OK) {
@@ -120,7 +115,7 @@ void mlp_optimizer_free(mlp_optimizer *opt)
 
 mlp_status mlp_optimizer_set_lr(mlp_optimizer *opt, float learning_rate)
 {
-    if (!opt || !positive_finite(learning_rate))
+    if (!opt || !mlp_positive_finite(learning_rate))
         return MLP_ERR_ARG;
     opt->learning_rate = learning_rate;
     return MLP_OK;
@@ -328,7 +323,7 @@ mlp_status mlp_layer_grad_norm(const mlp_net *net, size_t layer, float *norm)
  * when the global norm exceeds max_norm. */
 mlp_status mlp_clip_grad_norm(mlp_net *net, float max_norm, float *total_norm)
 {
-    if (!net || !positive_finite(max_norm))
+    if (!net || !mlp_positive_finite(max_norm))
         return MLP_ERR_ARG;
     if (!net->has_grads)
         return MLP_ERR_STATE;
