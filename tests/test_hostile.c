@@ -287,18 +287,6 @@ static void test_targets_outside_domain(void **state)
 
 /* ---- model files ---- */
 
-/* CRC-32 (IEEE, reflected), to reseal edited model bytes. */
-static uint32_t crc32_bytes(const unsigned char *p, size_t n)
-{
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t k = 0; k < n; k++) {
-        crc ^= p[k];
-        for (int bit = 0; bit < 8; bit++)
-            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
-
 static void put_le(unsigned char *p, uint64_t v, int bytes)
 {
     for (int k = 0; k < bytes; k++)
@@ -307,16 +295,7 @@ static void put_le(unsigned char *p, uint64_t v, int bytes)
 
 static void reseal(unsigned char *bytes, size_t len)
 {
-    put_le(bytes + len - 4, crc32_bytes(bytes, len - 4), 4);
-}
-
-/* Writes len bytes to path. */
-static void write_file(const char *path, const void *bytes, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(bytes, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
+    put_le(bytes + len - 4, test_crc32(bytes, len - 4), 4);
 }
 
 /* Headers claiming huge sizes (correct checksum, real magic): refused as
@@ -360,7 +339,7 @@ static void test_model_claiming_huge_dims(void **state)
         loaded = NULL;
         expect_status(mlp_net_load_buffer(&loaded, bytes, len), MLP_ERR_FORMAT);
         assert_null(loaded);
-        write_file(path, bytes, len);
+        test_write_file(path, bytes, len);
         expect_status(mlp_net_load(&loaded, path), MLP_ERR_FORMAT);
         assert_null(loaded);
     }
@@ -390,7 +369,7 @@ static void test_unwritable_paths_and_directories(void **state)
     snprintf(missing, sizeof missing, "%s/no/such/folder/model.mlp", dir);
     snprintf(file, sizeof file, "%s/file", dir);
     assert_int_equal(mkdir(sub, 0755), 0);
-    write_file(file, "x", 1);
+    test_write_file(file, "x", 1);
 
     expect_status(mlp_net_save(net, missing), MLP_ERR_IO);
     expect_status(mlp_net_save(net, sub), MLP_ERR_IO); /* a directory */

@@ -31,19 +31,6 @@
 
 enum { HEADER = 32, ENTRY = 12, CRC = 4 };
 
-/* Bitwise CRC-32 (IEEE, reflected 0xEDB88320), independent of the library's
- * table version. */
-static uint32_t test_crc32(const unsigned char *p, size_t n)
-{
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t k = 0; k < n; k++) {
-        crc ^= p[k];
-        for (int bit = 0; bit < 8; bit++)
-            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
-
 static void set_u32(unsigned char *p, uint32_t v)
 {
     for (int k = 0; k < 4; k++)
@@ -222,14 +209,6 @@ static unsigned char *read_file(const char *path, size_t *len)
     fclose(f);
     *len = (size_t)size;
     return bytes;
-}
-
-static void write_file(const char *path, const unsigned char *bytes, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(bytes, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
 }
 
 /* ---- round trips ---- */
@@ -442,12 +421,12 @@ static void test_truncation_and_trailing_bytes(void **state)
     temp_dir_file(&dir, "cut.mlp", path, sizeof path);
     const size_t cuts[] = {0, 1, 35, 36, HEADER + ENTRY, len - CRC, len - 1, len + 1};
     for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
-        write_file(path, longer, cuts[k]);
+        test_write_file(path, longer, cuts[k]);
         mlp_net *out = NULL;
         assert_int_equal(mlp_net_load(&out, path), MLP_ERR_FORMAT);
         assert_null(out);
     }
-    write_file(path, longer, len);
+    test_write_file(path, longer, len);
     mlp_net *out = NULL;
     assert_int_equal(mlp_net_load(&out, path), MLP_OK);
     mlp_net_free(out);

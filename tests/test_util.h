@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,6 +131,29 @@ static inline void expect_grads_equal(mlp_net *net, float *snapshot)
     assert_memory_equal(now, snapshot, mlp_net_param_count(net) * sizeof *now);
     free(now);
     free(snapshot);
+}
+
+/* Bitwise CRC-32 (IEEE, reflected 0xEDB88320), written from
+ * docs/model-format.md and independent of the library's table version, so
+ * tests can reseal model bytes they edit. */
+static inline uint32_t test_crc32(const unsigned char *p, size_t n)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t k = 0; k < n; k++) {
+        crc ^= p[k];
+        for (int bit = 0; bit < 8; bit++)
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+/* Writes len bytes to path, failing the test if it cannot. */
+static inline void test_write_file(const char *path, const void *bytes, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
 }
 
 #endif
