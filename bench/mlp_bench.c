@@ -16,7 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "mlp.h"
-#include "internal.h" /* mlp_gemm_small and mlp_gemm_blas for --gemm-sweep */
+#include "internal.h" /* mlp_matmul_loops and mlp_matmul_blas for --gemm-sweep */
 
 #include <cblas.h>
 #include <math.h>
@@ -578,33 +578,38 @@ static void print_json(const result *results, size_t n)
 
 /* ---- --gemm-sweep: where plain loops stop beating cblas_sgemm ---- */
 
-typedef void gemm_fn(bool, bool, size_t, size_t, size_t, float, const float *,
-                     const float *, float, float *);
+typedef void matmul_fn(mlp_product, size_t, size_t, size_t, const float *, const float *,
+                       float *);
 
 /* Nanoseconds per call, the fastest of 5 runs of enough calls for ~5 ms. */
-static double time_gemm(gemm_fn *f, bool ta, bool tb, size_t M, size_t N, size_t K,
-                        const float *A, const float *B, float *C)
+static double time_matmul(matmul_fn *f, mlp_product op, size_t M, size_t N, size_t K,
+                          const float *A, const float *B, float *C)
 {
     size_t reps = 20000000 / (M * N * K + 200) + 1;
     double best = INFINITY;
     for (int run = 0; run < 5; run++) {
         double t0 = now_s();
         for (size_t r = 0; r < reps; r++)
-            f(ta, tb, M, N, K, 1.0f, A, B, 0.0f, C);
+            f(op, M, N, K, A, B, C);
         best = fmin(best, (now_s() - t0) / (double)reps);
     }
     return best * 1e9;
 }
 
-static void sweep_one(const char *what, bool ta, bool tb, size_t M, size_t N, size_t K)
+static const char *product_name(mlp_product op)
+{
+    return op == MLP_AB_T ? "AB^T" : op == MLP_A_TB ? "A^TB" : "AB";
+}
+
+static void sweep_one(const char *what, mlp_product op, size_t M, size_t N, size_t K)
 {
     float *A = random_floats(M * K, 1.0f, 1u), *B = random_floats(K * N, 1.0f, 2u);
     float *C = random_floats(M * N, 1.0f, 3u);
-    double small = time_gemm(mlp_gemm_small, ta, tb, M, N, K, A, B, C);
-    double blas = time_gemm(mlp_gemm_blas, ta, tb, M, N, K, A, B, C);
-    printf("%-16s %c%c %5zu %5zu %5zu %9zu %10.1f %10.1f %7.2f %s\n", what,
-           ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, M * N * K, small, blas, blas / small,
-           M * N * K <= mlp_gemm_small_limit() ? "loops" : "blas");
+    double loops = time_matmul(mlp_matmul_loops, op, M, N, K, A, B, C);
+    double blas = time_matmul(mlp_matmul_blas, op, M, N, K, A, B, C);
+    printf("%-16s %-4s %5zu %5zu %5zu %9zu %10.1f %10.1f %7.2f %s\n", what,
+           product_name(op), M, N, K, M * N * K, loops, blas, blas / loops,
+           M * N * K <= mlp_matmul_loop_limit(op) ? "loops" : "blas");
     free(A);
     free(B);
     free(C);
@@ -613,33 +618,33 @@ static void sweep_one(const char *what, bool ta, bool tb, size_t M, size_t N, si
 /* The three products of every layer of every workload, then cubes. */
 static void gemm_sweep(void)
 {
-    printf("%-16s %2s %5s %5s %5s %9s %10s %10s %7s %s\n", "shape", "op", "M", "N", "K",
-           "M*N*K", "loops ns", "blas ns", "speedup", "mlp_gemm uses");
+    printf("%-16s %-4s %5s %5s %5s %9s %10s %10s %7s %s\n", "shape", "op", "M", "N", "K",
+           "M*N*K", "loops ns", "blas ns", "speedup", "mlp_matmul uses");
     for (size_t k = 0; k < n_workloads; k++) {
         const workload *w = &workloads[k];
         for (size_t l = 0; l + 1 < w->n_widths; l++) {
             size_t m = w->batch, n_in = w->widths[l], n_out = w->widths[l + 1];
             if (m * n_in * n_out > 4000000)
                 continue; /* far above any threshold */
-            sweep_one(w->name, false, true, m, n_out, n_in);
-            sweep_one(w->name, true, false, n_out, n_in, m);
+            sweep_one(w->name, MLP_AB_T, m, n_out, n_in);
+            sweep_one(w->name, MLP_A_TB, n_out, n_in, m);
             if (l > 0)
-                sweep_one(w->name, false, false, m, n_in, n_out);
+                sweep_one(w->name, MLP_AB, m, n_in, n_out);
         }
     }
     static const size_t sides[] = {2, 4, 5, 6, 7, 8, 10, 12, 16};
     for (size_t k = 0; k < sizeof sides / sizeof sides[0]; k++) {
         size_t n = sides[k];
-        sweep_one("cube", false, true, n, n, n);
-        sweep_one("cube", true, false, n, n, n);
-        sweep_one("cube", false, false, n, n, n);
+        sweep_one("cube", MLP_AB_T, n, n, n);
+        sweep_one("cube", MLP_A_TB, n, n, n);
+        sweep_one("cube", MLP_AB, n, n, n);
     }
     static const size_t widths[] = {8, 16, 24, 32, 64};
     for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++) {
         size_t n = widths[k];
-        sweep_one("batch 1", false, true, 1, n, n);
-        sweep_one("batch 1", true, false, n, n, 1);
-        sweep_one("batch 1", false, false, 1, n, n);
+        sweep_one("batch 1", MLP_AB_T, 1, n, n);
+        sweep_one("batch 1", MLP_A_TB, n, n, 1);
+        sweep_one("batch 1", MLP_AB, 1, n, n);
     }
 }
 

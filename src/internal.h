@@ -39,24 +39,31 @@ double mlp_rng_uniform(mlp_rng *rng);
 /* Standard normal (Box-Muller). */
 double mlp_rng_normal(mlp_rng *rng);
 
-/* ---- matrix.c: the gemm wrapper. All matrices are row-major and
- * contiguous: op(A) is M x K, op(B) is K x N, C is M x N. ---- */
-void mlp_gemm(bool trans_A, bool trans_B, size_t M, size_t N, size_t K, float alpha,
-              const float *A, const float *B, float beta, float *C);
+/* ---- matrix.c: the matrix products. Matrices are row-major and
+ * contiguous, every size is at least 1, and C is overwritten (never read,
+ * so whatever it held, NaN included, is ignored). ---- */
+typedef enum {
+    MLP_AB_T, /* C = A B^T, A M x K, B N x K: Z = A_prev W^T */
+    MLP_A_TB, /* C = A^T B, A K x M, B K x N: dW = delta^T A_prev */
+    MLP_AB,   /* C = A B, A M x K, B K x N: delta_prev = delta W */
+} mlp_product;
+/* C (M x N) = the product op of A and B, K the shared dimension. */
+void mlp_matmul(mlp_product op, size_t M, size_t N, size_t K, const float *A,
+                const float *B, float *C);
 /* Whether every one of count floats is finite. */
 bool mlp_all_finite(const float *x, size_t count);
 /* Whether x is finite and above 0 (learning rates, norms, scales). */
 bool mlp_positive_finite(float x);
 /* Largest dimension the BLAS interface (int) accepts. */
 size_t mlp_gemm_max_dim(void);
-/* The two paths mlp_gemm chooses between, same contract: plain loops, used
- * when M * N * K is at most mlp_gemm_small_limit(), and cblas_sgemm. Exposed
- * so tests can run both on the same inputs. */
-void mlp_gemm_small(bool trans_A, bool trans_B, size_t M, size_t N, size_t K, float alpha,
-                    const float *A, const float *B, float beta, float *C);
-void mlp_gemm_blas(bool trans_A, bool trans_B, size_t M, size_t N, size_t K, float alpha,
-                   const float *A, const float *B, float beta, float *C);
-size_t mlp_gemm_small_limit(void);
+/* The two paths mlp_matmul chooses between, same contract: plain loops, used
+ * when M * N * K is at most mlp_matmul_loop_limit(op), and cblas_sgemm.
+ * Exposed so tests can run both on the same inputs. */
+void mlp_matmul_loops(mlp_product op, size_t M, size_t N, size_t K, const float *A,
+                      const float *B, float *C);
+void mlp_matmul_blas(mlp_product op, size_t M, size_t N, size_t K, const float *A,
+                     const float *B, float *C);
+size_t mlp_matmul_loop_limit(mlp_product op);
 
 /* ---- activation.c ---- */
 bool mlp_activation_valid(mlp_activation act);

@@ -10,7 +10,7 @@ void mlp_dense_forward(float *Z, float *A, const float *A_prev, const float *W,
                        mlp_activation act)
 {
     /* Z = A_prev W^T: (m x n_in)(n_in x n_out) */
-    mlp_gemm(false, true, m, n_out, n_in, 1.0f, A_prev, W, 0.0f, Z);
+    mlp_matmul(MLP_AB_T, m, n_out, n_in, A_prev, W, Z);
     /* Z += 1 b^T and A = g(Z) in the same pass */
     mlp_activation_forward(act, b, Z, A, m, n_out);
 }
@@ -19,7 +19,7 @@ void mlp_dense_backward_params(float *dW, float *db, const float *delta,
                                const float *A_prev, size_t m, size_t n_in, size_t n_out)
 {
     /* dW = delta^T A_prev: (n_out x m)(m x n_in) */
-    mlp_gemm(true, false, n_out, n_in, m, 1.0f, delta, A_prev, 0.0f, dW);
+    mlp_matmul(MLP_A_TB, n_out, n_in, m, delta, A_prev, dW);
     /* db = column sums of delta, started from the first row (m >= 1) rather
      * than from zeros: one pass fewer, the same sums */
     const float *restrict d = delta;
@@ -37,7 +37,7 @@ void mlp_dense_backward_input(float *delta_prev, const float *delta, const float
                               size_t n_out)
 {
     /* delta_prev = delta W: (m x n_out)(n_out x n_in) */
-    mlp_gemm(false, false, m, n_in, n_out, 1.0f, delta, W, 0.0f, delta_prev);
+    mlp_matmul(MLP_AB, m, n_in, n_out, delta, W, delta_prev);
     /* (.) g'(Z_prev) */
     mlp_activation_backward(act_prev, Z_prev, A_prev, delta_prev, m, n_in);
 }

@@ -1,7 +1,7 @@
 /*
- * The matrix core: every matrix product in libmlp goes through mlp_gemm, a
- * row-major wrapper that sends small products to plain loops and the rest to
- * cblas_sgemm.
+ * The matrix core: every matrix product in libmlp goes through mlp_matmul,
+ * which computes one of the three products a dense layer needs on row-major
+ * matrices and sends small ones to plain loops, the rest to cblas_sgemm.
  */
 #include "internal.h"
 
@@ -10,146 +10,124 @@
 #include <math.h>
 
 /* Products of at most this many multiply-adds (M * N * K) run as plain
- * loops. One cblas_sgemm call costs 80-150 ns before it computes anything
- * (argument checks, a mutex, a buffer from its pool); the loops, compiled for
- * plain x86-64 (SSE2), beat it up to about 8 x 8 x 8 and lose 1.3-2x by
- * 10 x 10 x 10 on the benchmark machine (AMD EPYC Zen 3, OpenBLAS 0.3.21),
- * measured with `mlp_bench --gemm-sweep` (bench/README.md). Batch-1 products
- * (M or K of 1) stay faster as loops well beyond this, but one simple limit
- * is kept. */
-static const size_t small_gemm_limit = 512;
+ * loops, one limit per product. One cblas_sgemm call costs 30-150 ns before
+ * it computes anything (argument checks, a mutex, a buffer from its pool);
+ * the loops, compiled for plain x86-64 (SSE2), beat it up to the limits below
+ * and lose beyond them, as measured with `mlp_bench --gemm-sweep` on the
+ * benchmark machine (AMD EPYC Zen 3, OpenBLAS 0.3.21; bench/README.md). C = A B
+ * is the product OpenBLAS starts fastest, so its loops stop earliest. */
+static size_t loop_limit(mlp_product op)
+{
+    switch (op) {
+    case MLP_AB_T:
+        return 256;
+    case MLP_A_TB:
+        return 512;
+    case MLP_AB:
+        return 64;
+    }
+    return 0;
+}
 
 size_t mlp_gemm_max_dim(void)
 {
     return (size_t)INT_MAX;
 }
 
-size_t mlp_gemm_small_limit(void)
+size_t mlp_matmul_loop_limit(mlp_product op)
 {
-    return small_gemm_limit;
+    return loop_limit(op);
 }
 
-/* alpha s + beta c, not reading c when beta is 0 (BLAS semantics: whatever
- * C held, NaN included, is ignored). */
-static float combine(float alpha, float sum, float beta, float c)
+/* C = A B^T: each entry is the dot product of two contiguous rows, summed in
+ * the order k = 0..K-1. */
+static void loops_ab_t(size_t M, size_t N, size_t K, const float *restrict A,
+                       const float *restrict B, float *restrict C)
 {
-    return beta == 0.0f ? alpha * sum : alpha * sum + beta * c;
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            const float *a = A + i * K, *b = B + j * K;
+            float sum = 0.0f;
+            for (size_t k = 0; k < K; k++)
+                sum += a[k] * b[k];
+            C[i * N + j] = sum;
+        }
 }
 
-/* C = alpha A B^T + beta C: each entry is a dot product of two contiguous
- * rows, A M x K and B N x K. Four columns at a time give four independent
- * sums, each still added in the order k = 0..K-1. */
-static void small_nt(size_t M, size_t N, size_t K, float alpha, const float *restrict A,
-                     const float *restrict B, float beta, float *restrict C)
+/* C = A^T B as K rank-one updates, one per row k of A and B, so the inner
+ * loop runs along contiguous rows of B and C. The first update writes C, so
+ * nothing needs zeroing first. */
+static void loops_a_tb(size_t M, size_t N, size_t K, const float *restrict A,
+                       const float *restrict B, float *restrict C)
+{
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++)
+            C[i * N + j] = A[i] * B[j];
+    for (size_t k = 1; k < K; k++)
+        for (size_t i = 0; i < M; i++) {
+            const float a = A[k * M + i];
+            for (size_t j = 0; j < N; j++)
+                C[i * N + j] += a * B[k * N + j];
+        }
+}
+
+/* C = A B row by row: row i of C is the sum over k of A(i, k) times row k of
+ * B, the first term writing it. */
+static void loops_ab(size_t M, size_t N, size_t K, const float *restrict A,
+                     const float *restrict B, float *restrict C)
 {
     for (size_t i = 0; i < M; i++) {
         const float *a = A + i * K;
         float *c = C + i * N;
-        size_t j = 0;
-        for (; j + 4 <= N; j += 4) {
-            const float *b = B + j * K;
-            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-            for (size_t k = 0; k < K; k++) {
-                s0 += a[k] * b[k];
-                s1 += a[k] * b[K + k];
-                s2 += a[k] * b[2 * K + k];
-                s3 += a[k] * b[3 * K + k];
-            }
-            c[j] = combine(alpha, s0, beta, c[j]);
-            c[j + 1] = combine(alpha, s1, beta, c[j + 1]);
-            c[j + 2] = combine(alpha, s2, beta, c[j + 2]);
-            c[j + 3] = combine(alpha, s3, beta, c[j + 3]);
-        }
-        for (; j < N; j++) {
-            const float *b = B + j * K;
-            float sum = 0.0f;
-            for (size_t k = 0; k < K; k++)
-                sum += a[k] * b[k];
-            c[j] = combine(alpha, sum, beta, c[j]);
-        }
-    }
-}
-
-/* C <- beta C, with beta 0 writing zeros without reading C (BLAS semantics:
- * whatever C held, NaN included, is ignored). */
-static void scale_c(size_t count, float beta, float *restrict C)
-{
-    if (beta == 1.0f)
-        return;
-    for (size_t k = 0; k < count; k++)
-        C[k] = beta == 0.0f ? 0.0f : beta * C[k];
-}
-
-/* C += alpha op(A) B as K rank-one updates, so the inner loop runs along
- * contiguous rows of B and C. op(A)(i, k) is A[i * K + k] (A is M x K) or,
- * transposed, A[k * M + i] (A is K x M). */
-static void small_xn(bool trans_A, size_t M, size_t N, size_t K, float alpha,
-                     const float *restrict A, const float *restrict B, float beta,
-                     float *restrict C)
-{
-    scale_c(M * N, beta, C);
-    for (size_t i = 0; i < M; i++) {
-        float *c = C + i * N;
-        for (size_t k = 0; k < K; k++) {
-            const float a = alpha * (trans_A ? A[k * M + i] : A[i * K + k]);
-            const float *b = B + k * N;
+        for (size_t j = 0; j < N; j++)
+            c[j] = a[0] * B[j];
+        for (size_t k = 1; k < K; k++)
             for (size_t j = 0; j < N; j++)
-                c[j] += a * b[j];
-        }
+                c[j] += a[k] * B[k * N + j];
     }
 }
 
-/* C = alpha A^T B^T + beta C, A K x M and B N x K; unused by the library's
- * layers, here so every case is covered. */
-static void small_tt(size_t M, size_t N, size_t K, float alpha, const float *restrict A,
-                     const float *restrict B, float beta, float *restrict C)
+void mlp_matmul_loops(mlp_product op, size_t M, size_t N, size_t K, const float *A,
+                      const float *B, float *C)
 {
-    for (size_t i = 0; i < M; i++)
-        for (size_t j = 0; j < N; j++) {
-            float sum = 0.0f;
-            for (size_t k = 0; k < K; k++)
-                sum += A[k * M + i] * B[j * K + k];
-            C[i * N + j] = combine(alpha, sum, beta, C[i * N + j]);
-        }
+    switch (op) {
+    case MLP_AB_T:
+        loops_ab_t(M, N, K, A, B, C);
+        break;
+    case MLP_A_TB:
+        loops_a_tb(M, N, K, A, B, C);
+        break;
+    case MLP_AB:
+        loops_ab(M, N, K, A, B, C);
+        break;
+    }
 }
 
-void mlp_gemm_small(bool trans_A, bool trans_B, size_t M, size_t N, size_t K, float alpha,
-                    const float *A, const float *B, float beta, float *C)
+void mlp_matmul_blas(mlp_product op, size_t M, size_t N, size_t K, const float *A,
+                     const float *B, float *C)
 {
-    if (!trans_B)
-        small_xn(trans_A, M, N, K, alpha, A, B, beta, C);
-    else if (!trans_A)
-        small_nt(M, N, K, alpha, A, B, beta, C);
-    else
-        small_tt(M, N, K, alpha, A, B, beta, C);
-}
-
-void mlp_gemm_blas(bool trans_A, bool trans_B, size_t M, size_t N, size_t K, float alpha,
-                   const float *A, const float *B, float beta, float *C)
-{
+    bool trans_A = op == MLP_A_TB, trans_B = op == MLP_AB_T;
     int lda = (int)(trans_A ? M : K);
     int ldb = (int)(trans_B ? K : N);
     cblas_sgemm(CblasRowMajor, trans_A ? CblasTrans : CblasNoTrans,
-                trans_B ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A,
-                lda, B, ldb, beta, C, (int)N);
+                trans_B ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, lda,
+                B, ldb, 0.0f, C, (int)N);
 }
 
-/* Whether M * N * K is at most the small limit, without overflowing. */
-static bool is_small(size_t M, size_t N, size_t K)
+/* Whether M * N * K is at most the limit, without overflowing: each factor
+ * is checked first, so the product stays below 2^27. */
+static bool is_small(size_t M, size_t N, size_t K, size_t limit)
 {
-    size_t limit = small_gemm_limit;
-    return M <= limit && N <= limit && K <= limit && M * N <= limit && M * N * K <= limit;
+    return M <= limit && N <= limit && K <= limit && M * N * K <= limit;
 }
 
-/* C = alpha op(A) op(B) + beta C with row-major, contiguous operands, so the
- * leading dimensions follow from the shapes and callers never pass them. */
-void mlp_gemm(bool trans_A, bool trans_B, size_t M, size_t N, size_t K, float alpha,
-              const float *A, const float *B, float beta, float *C)
+void mlp_matmul(mlp_product op, size_t M, size_t N, size_t K, const float *A,
+                const float *B, float *C)
 {
-    if (is_small(M, N, K))
-        mlp_gemm_small(trans_A, trans_B, M, N, K, alpha, A, B, beta, C);
+    if (is_small(M, N, K, loop_limit(op)))
+        mlp_matmul_loops(op, M, N, K, A, B, C);
     else
-        mlp_gemm_blas(trans_A, trans_B, M, N, K, alpha, A, B, beta, C);
+        mlp_matmul_blas(op, M, N, K, A, B, C);
 }
 
 mlp_status mlp_set_threads(size_t n)
