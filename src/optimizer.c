@@ -161,25 +161,18 @@ static inline float sgd_update(sgd_consts c, float p, float grad, float v, float
 }
 
 /* Whether an SGD step would keep every parameter and velocity finite;
- * reads only, so a bad step can be refused before anything changes. */
+ * reads only, so a bad step can be refused before anything changes. Checking
+ * the new p alone is enough: p moves by lr times v_new (or g + mu v_new with
+ * Nesterov), so a NaN or infinite v_new makes p_new NaN or infinite too. */
 static bool sgd_step_finite(const mlp_optimizer *opt, const float *restrict p,
                             const float *restrict grad)
 {
     const sgd_consts c = sgd_constants(opt);
-    const size_t n = opt->n_params;
     const float *restrict v = opt->velocity;
     int bad = 0;
-    if (!v) { /* momentum 0 keeps no velocity */
-        for (size_t k = 0; k < n; k++) {
-            float v_new;
-            bad |= not_finite(sgd_update(c, p[k], grad[k], 0.0f, &v_new));
-        }
-        return !bad;
-    }
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; k < opt->n_params; k++) {
         float v_new;
-        float p_new = sgd_update(c, p[k], grad[k], v[k], &v_new);
-        bad |= not_finite(p_new) | not_finite(v_new);
+        bad |= not_finite(sgd_update(c, p[k], grad[k], v ? v[k] : 0.0f, &v_new));
     }
     return !bad;
 }
