@@ -16,7 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "mlp.h"
-#include "internal.h" /* mlp_matmul_loops and mlp_matmul_blas for --gemm-sweep */
+#include "internal.h" /* the matrix and layer paths, for --gemm-sweep and --layer-sweep */
 
 #include <cblas.h>
 #include <math.h>
@@ -74,6 +74,7 @@ typedef struct options {
     out_format format;
     bool no_limit;
     bool gemm_sweep;
+    bool layer_sweep;
 } options;
 
 typedef struct result {
@@ -648,6 +649,87 @@ static void gemm_sweep(void)
     }
 }
 
+/* ---- --layer-sweep: where the tiny-layer path stops beating the other ---- */
+
+typedef struct layer_buffers {
+    size_t m, n_in, n_out;
+    float *A_prev, *W, *b, *Z, *A, *dW, *db, *delta, *delta_prev;
+} layer_buffers;
+
+/* One layer's three passes (ReLU), by the tiny path or the general one. */
+static void layer_passes(const layer_buffers *L, bool tiny)
+{
+    size_t m = L->m, n_in = L->n_in, n_out = L->n_out;
+    if (tiny) {
+        mlp_dense_forward_tiny(L->Z, L->A, L->A_prev, L->W, L->b, m, n_in, n_out,
+                               MLP_RELU);
+        mlp_dense_backward_params_tiny(L->dW, L->db, L->delta, L->A_prev, m, n_in, n_out);
+        mlp_dense_backward_input_tiny(L->delta_prev, L->delta, L->W, L->A_prev, L->A_prev,
+                                      MLP_RELU, m, n_in, n_out);
+    } else {
+        mlp_dense_forward_general(L->Z, L->A, L->A_prev, L->W, L->b, m, n_in, n_out,
+                                  MLP_RELU);
+        mlp_dense_backward_params_general(L->dW, L->db, L->delta, L->A_prev, m, n_in,
+                                          n_out);
+        mlp_dense_backward_input_general(L->delta_prev, L->delta, L->W, L->A_prev,
+                                         L->A_prev, MLP_RELU, m, n_in, n_out);
+    }
+}
+
+/* Nanoseconds per layer_passes call, the fastest of 5 runs of ~5 ms. */
+static double time_layer(const layer_buffers *L, bool tiny)
+{
+    size_t reps = 10000000 / (L->m * L->n_in * L->n_out + 100) + 1;
+    double best = INFINITY;
+    for (int run = 0; run < 5; run++) {
+        double t0 = now_s();
+        for (size_t r = 0; r < reps; r++)
+            layer_passes(L, tiny);
+        best = fmin(best, (now_s() - t0) / (double)reps);
+    }
+    return best * 1e9;
+}
+
+static void layer_sweep_one(size_t m, size_t n_in, size_t n_out)
+{
+    layer_buffers L = {
+        .m = m,
+        .n_in = n_in,
+        .n_out = n_out,
+        .A_prev = random_floats(m * n_in, 1.0f, 1u),
+        .W = random_floats(n_out * n_in, 1.0f, 2u),
+        .b = random_floats(n_out, 1.0f, 3u),
+        .Z = random_floats(m * n_out, 1.0f, 4u),
+        .A = random_floats(m * n_out, 1.0f, 5u),
+        .dW = random_floats(n_out * n_in, 1.0f, 6u),
+        .db = random_floats(n_out, 1.0f, 7u),
+        .delta = random_floats(m * n_out, 1.0f, 8u),
+        .delta_prev = random_floats(m * n_in, 1.0f, 9u),
+    };
+    double tiny = time_layer(&L, true), general = time_layer(&L, false);
+    printf("%5zu %5zu %5zu %9zu %10.1f %10.1f %7.2f %s\n", m, n_in, n_out,
+           m * n_in * n_out, tiny, general, general / tiny,
+           mlp_dense_is_tiny(m, n_in, n_out) ? "tiny" : "general");
+    float *buffers[] = {L.A_prev, L.W, L.b, L.Z, L.A, L.dW, L.db, L.delta, L.delta_prev};
+    for (size_t k = 0; k < sizeof buffers / sizeof buffers[0]; k++)
+        free(buffers[k]);
+}
+
+/* A layer's forward and both backward passes by each path, on shapes
+ * around the limit. */
+static void layer_sweep(void)
+{
+    printf("%5s %5s %5s %9s %10s %10s %7s %s\n", "m", "n_in", "n_out", "m*in*out",
+           "tiny ns", "general ns", "speedup", "libmlp uses");
+    static const size_t shapes[][3] = {
+        {1, 2, 4},   {1, 4, 1},  {1, 4, 4}, {1, 8, 8},  {1, 8, 16},  {1, 16, 16},
+        {1, 32, 32}, {2, 4, 4},  {4, 4, 4}, {2, 8, 8},  {4, 8, 8},   {8, 8, 8},
+        {16, 2, 4},  {32, 2, 4}, {8, 4, 4}, {16, 4, 4}, {4, 16, 16},
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        layer_sweep_one(shapes[k][0], shapes[k][1], shapes[k][2]);
+}
+
 /* ---- command line ---- */
 
 static void usage(FILE *to)
@@ -668,9 +750,10 @@ static void usage(FILE *to)
         "  --no-limit    time the library only and allocate no limit buffers, so that\n"
         "                memory measured from outside is the library's plus the\n"
         "                process baseline (OpenBLAS is then not warmed first)\n"
-        "  --gemm-sweep  time mlp_gemm's plain-loop path against cblas_sgemm on\n"
-        "                the workloads' shapes and small cubes, to place the "
-        "threshold\n");
+        "  --gemm-sweep  time mlp_matmul's plain-loop path against cblas_sgemm on\n"
+        "                the workloads' shapes and small cubes, to place its limits\n"
+        "  --layer-sweep time a layer's three passes by the tiny path and by the\n"
+        "                matrix core, to place the tiny-layer limit\n");
 }
 
 static size_t parse_count(const char *flag, const char *text)
@@ -707,6 +790,8 @@ static options parse_options(int argc, char **argv)
             o.no_limit = true;
         else if (strcmp(arg, "--gemm-sweep") == 0)
             o.gemm_sweep = true;
+        else if (strcmp(arg, "--layer-sweep") == 0)
+            o.layer_sweep = true;
         else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
             exit(0);
@@ -727,6 +812,10 @@ int main(int argc, char **argv)
 
     if (o.gemm_sweep) {
         gemm_sweep();
+        return 0;
+    }
+    if (o.layer_sweep) {
+        layer_sweep();
         return 0;
     }
     result results[n_workloads];

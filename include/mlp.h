@@ -261,9 +261,11 @@ void mlp_optimizer_free(mlp_optimizer *opt);
 /* Forward, backward and one optimizer step on a batch of m rows: X is
  * m x n_0, Y is m x n_L. *loss (may be NULL) receives the batch loss before
  * the step. Statuses: those of mlp_forward, mlp_backward and
- * mlp_optimizer_step; on MLP_ERR_NUMERIC no step is taken. When the
- * forward pass succeeded but a later part failed, the parameters and
- * gradients are unchanged but the cached batch is that of X. */
+ * mlp_optimizer_step; on MLP_ERR_NUMERIC no step is taken. X and Y are both
+ * checked first, so a refused argument changes nothing. A non-finite loss
+ * leaves the parameters and gradients unchanged but the cached batch is that
+ * of X; a refused step leaves the parameters unchanged but the gradients are
+ * those of this batch. */
 mlp_status mlp_train_batch(mlp_net *net, mlp_optimizer *opt, const float *X,
                            const float *Y, size_t m, float *loss);
 

@@ -1,13 +1,10 @@
 /*
- * Activations g and their derivatives g', as in the table of SPEC.md. Each
- * function is one pass over a batch matrix, with the switch outside the
- * loop so the loops vectorize.
+ * Activations g and their derivatives g', as in the table of SPEC.md. The
+ * per-entry formulas are mlp_activation_value and mlp_activation_backprop in
+ * internal.h; here they are applied to whole batch matrices, each loop
+ * compiled for one constant activation so that it vectorizes.
  */
 #include "internal.h"
-
-#include <math.h>
-
-static const float leaky_slope = 0.01f;
 
 bool mlp_activation_valid(mlp_activation act)
 {
@@ -21,16 +18,6 @@ bool mlp_activation_valid(mlp_activation act)
         return true;
     }
     return false;
-}
-
-/* 1/(1+e^-z) written so that e^x never overflows: for z < 0 use
- * e^z/(1+e^z). */
-static float sigmoid(float z)
-{
-    if (z >= 0.0f)
-        return 1.0f / (1.0f + expf(-z));
-    float e = expf(z);
-    return e / (1.0f + e);
 }
 
 /* Softmax of one row, subtracting the row maximum so expf cannot overflow. */
@@ -49,64 +36,6 @@ static void softmax_row(const float *z, float *a, size_t n)
         a[j] *= inv;
 }
 
-/* Each forward kernel below adds the bias and applies g in one pass:
- * z <- z + b, a = g(z), row by row. */
-
-static void identity_forward(const float *restrict b, float *restrict Z,
-                             float *restrict A, size_t m, size_t n)
-{
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            float z = Z[i * n + j] + b[j];
-            Z[i * n + j] = z;
-            A[i * n + j] = z;
-        }
-}
-
-static void sigmoid_forward(const float *restrict b, float *restrict Z, float *restrict A,
-                            size_t m, size_t n)
-{
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            float z = Z[i * n + j] + b[j];
-            Z[i * n + j] = z;
-            A[i * n + j] = sigmoid(z);
-        }
-}
-
-static void tanh_forward(const float *restrict b, float *restrict Z, float *restrict A,
-                         size_t m, size_t n)
-{
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            float z = Z[i * n + j] + b[j];
-            Z[i * n + j] = z;
-            A[i * n + j] = tanhf(z);
-        }
-}
-
-static void relu_forward(const float *restrict b, float *restrict Z, float *restrict A,
-                         size_t m, size_t n)
-{
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            float z = Z[i * n + j] + b[j];
-            Z[i * n + j] = z;
-            A[i * n + j] = z > 0.0f ? z : 0.0f;
-        }
-}
-
-static void leaky_relu_forward(const float *restrict b, float *restrict Z,
-                               float *restrict A, size_t m, size_t n)
-{
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            float z = Z[i * n + j] + b[j];
-            Z[i * n + j] = z;
-            A[i * n + j] = z > 0.0f ? z : leaky_slope * z;
-        }
-}
-
 static void softmax_forward(const float *restrict b, float *restrict Z, float *restrict A,
                             size_t m, size_t n)
 {
@@ -118,24 +47,36 @@ static void softmax_forward(const float *restrict b, float *restrict Z, float *r
     }
 }
 
+/* z <- z + b and a = g(z), row by row; inlined with a constant act. */
+static inline void forward_rows(mlp_activation act, const float *restrict b,
+                                float *restrict Z, float *restrict A, size_t m, size_t n)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float z = Z[i * n + j] + b[j];
+            Z[i * n + j] = z;
+            A[i * n + j] = mlp_activation_value(act, z);
+        }
+}
+
 void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
                             size_t m, size_t n)
 {
     switch (act) {
     case MLP_IDENTITY:
-        identity_forward(b, Z, A, m, n);
+        forward_rows(MLP_IDENTITY, b, Z, A, m, n);
         break;
     case MLP_SIGMOID:
-        sigmoid_forward(b, Z, A, m, n);
+        forward_rows(MLP_SIGMOID, b, Z, A, m, n);
         break;
     case MLP_TANH:
-        tanh_forward(b, Z, A, m, n);
+        forward_rows(MLP_TANH, b, Z, A, m, n);
         break;
     case MLP_RELU:
-        relu_forward(b, Z, A, m, n);
+        forward_rows(MLP_RELU, b, Z, A, m, n);
         break;
     case MLP_LEAKY_RELU:
-        leaky_relu_forward(b, Z, A, m, n);
+        forward_rows(MLP_LEAKY_RELU, b, Z, A, m, n);
         break;
     case MLP_SOFTMAX:
         softmax_forward(b, Z, A, m, n);
@@ -143,32 +84,34 @@ void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float 
     }
 }
 
+/* delta <- delta (.) g'(Z) over count entries; inlined with a constant act. */
+static inline void backward_entries(mlp_activation act, const float *restrict Z,
+                                    const float *restrict A, float *restrict delta,
+                                    size_t count)
+{
+    for (size_t k = 0; k < count; k++)
+        delta[k] = mlp_activation_backprop(act, Z[k], A[k], delta[k]);
+}
+
 void mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
                              float *delta, size_t m, size_t n)
 {
     size_t count = m * n;
-    const float *restrict z = Z;
-    const float *restrict a = A;
-    float *restrict d = delta;
     switch (act) {
     case MLP_IDENTITY:
     case MLP_SOFTMAX: /* only reached fused with cross-entropy, never here */
         break;
     case MLP_SIGMOID:
-        for (size_t k = 0; k < count; k++)
-            d[k] *= a[k] * (1.0f - a[k]);
+        backward_entries(MLP_SIGMOID, Z, A, delta, count);
         break;
     case MLP_TANH:
-        for (size_t k = 0; k < count; k++)
-            d[k] *= 1.0f - a[k] * a[k];
+        backward_entries(MLP_TANH, Z, A, delta, count);
         break;
     case MLP_RELU:
-        for (size_t k = 0; k < count; k++)
-            d[k] = z[k] > 0.0f ? d[k] : 0.0f;
+        backward_entries(MLP_RELU, Z, A, delta, count);
         break;
     case MLP_LEAKY_RELU:
-        for (size_t k = 0; k < count; k++)
-            d[k] = z[k] > 0.0f ? d[k] : leaky_slope * d[k];
+        backward_entries(MLP_LEAKY_RELU, Z, A, delta, count);
         break;
     }
 }

@@ -8,6 +8,7 @@
 
 #include "mlp.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,7 +66,60 @@ void mlp_matmul_blas(mlp_product op, size_t M, size_t N, size_t K, const float *
                      const float *B, float *C);
 size_t mlp_matmul_loop_limit(mlp_product op);
 
-/* ---- activation.c ---- */
+/* ---- activation.c, and the formulas of SPEC.md's activation table for one
+ * entry, inline so the loops that call them with a constant act compile to
+ * that activation alone. Softmax needs a whole row and is not here. ---- */
+static const float mlp_leaky_slope = 0.01f;
+
+/* 1/(1+e^-z) written so that e^x never overflows: for z < 0, e^z/(1+e^z). */
+static inline float mlp_sigmoid(float z)
+{
+    if (z >= 0.0f)
+        return 1.0f / (1.0f + expf(-z));
+    float e = expf(z);
+    return e / (1.0f + e);
+}
+
+/* a = g(z). */
+static inline float mlp_activation_value(mlp_activation act, float z)
+{
+    switch (act) {
+    case MLP_SIGMOID:
+        return mlp_sigmoid(z);
+    case MLP_TANH:
+        return tanhf(z);
+    case MLP_RELU:
+        return z > 0.0f ? z : 0.0f;
+    case MLP_LEAKY_RELU:
+        return z > 0.0f ? z : mlp_leaky_slope * z;
+    case MLP_IDENTITY:
+    case MLP_SOFTMAX:
+        break;
+    }
+    return z;
+}
+
+/* d g'(z), from z and a = g(z): one entry of delta (.) g'(Z). The ReLU
+ * family selects rather than multiplies, so an infinite d never becomes
+ * NaN where g' is 0. */
+static inline float mlp_activation_backprop(mlp_activation act, float z, float a, float d)
+{
+    switch (act) {
+    case MLP_SIGMOID:
+        return d * (a * (1.0f - a));
+    case MLP_TANH:
+        return d * (1.0f - a * a);
+    case MLP_RELU:
+        return z > 0.0f ? d : 0.0f;
+    case MLP_LEAKY_RELU:
+        return z > 0.0f ? d : mlp_leaky_slope * d;
+    case MLP_IDENTITY:
+    case MLP_SOFTMAX:
+        break;
+    }
+    return d;
+}
+
 bool mlp_activation_valid(mlp_activation act);
 /* Z <- Z + 1 b^T, then A = g(Z), in one pass over the m x n matrix. */
 void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
@@ -103,18 +157,76 @@ typedef struct mlp_layer {
     float *Z, *A, *delta; /* views into net->work, m_cap x n_out each */
 } mlp_layer;
 
-/* Z = A_prev W^T + 1 b^T, A = g(Z). */
-void mlp_dense_forward(float *Z, float *A, const float *A_prev, const float *W,
-                       const float *b, size_t m, size_t n_in, size_t n_out,
-                       mlp_activation act);
+/* Each pass of a layer has two implementations with the same contract,
+ * computing the same sums in the same order (tests compare them on the same
+ * inputs): the general one, the matrix core followed by one pass for b and g,
+ * and the tiny one, a single fused loop nest for layers where passes, calls
+ * and loop set-ups cost more than the arithmetic. The inline functions below
+ * choose. */
+
+/* Whether a layer takes the tiny path: at most 64 multiply-adds per product
+ * (m n_in n_out), measured with `mlp_bench --layer-sweep` (bench/README.md). */
+static inline bool mlp_dense_is_tiny(size_t m, size_t n_in, size_t n_out)
+{
+    const size_t limit = 64;
+    return m <= limit && n_in <= limit && n_out <= limit && m * n_in * n_out <= limit;
+}
+
+/* Z = A_prev W^T + 1 b^T, A = g(Z). The tiny path is not for softmax. */
+void mlp_dense_forward_general(float *Z, float *A, const float *A_prev, const float *W,
+                               const float *b, size_t m, size_t n_in, size_t n_out,
+                               mlp_activation act);
+void mlp_dense_forward_tiny(float *Z, float *A, const float *A_prev, const float *W,
+                            const float *b, size_t m, size_t n_in, size_t n_out,
+                            mlp_activation act);
+static inline void mlp_dense_forward(float *Z, float *A, const float *A_prev,
+                                     const float *W, const float *b, size_t m,
+                                     size_t n_in, size_t n_out, mlp_activation act)
+{
+    if (act != MLP_SOFTMAX && mlp_dense_is_tiny(m, n_in, n_out))
+        mlp_dense_forward_tiny(Z, A, A_prev, W, b, m, n_in, n_out, act);
+    else
+        mlp_dense_forward_general(Z, A, A_prev, W, b, m, n_in, n_out, act);
+}
+
 /* dW = delta^T A_prev, db = column sums of delta. */
-void mlp_dense_backward_params(float *dW, float *db, const float *delta,
-                               const float *A_prev, size_t m, size_t n_in, size_t n_out);
+void mlp_dense_backward_params_general(float *dW, float *db, const float *delta,
+                                       const float *A_prev, size_t m, size_t n_in,
+                                       size_t n_out);
+void mlp_dense_backward_params_tiny(float *dW, float *db, const float *delta,
+                                    const float *A_prev, size_t m, size_t n_in,
+                                    size_t n_out);
+static inline void mlp_dense_backward_params(float *dW, float *db, const float *delta,
+                                             const float *A_prev, size_t m, size_t n_in,
+                                             size_t n_out)
+{
+    if (mlp_dense_is_tiny(m, n_in, n_out))
+        mlp_dense_backward_params_tiny(dW, db, delta, A_prev, m, n_in, n_out);
+    else
+        mlp_dense_backward_params_general(dW, db, delta, A_prev, m, n_in, n_out);
+}
+
 /* delta_prev = (delta W) (.) g'(Z_prev), the previous layer's delta. */
-void mlp_dense_backward_input(float *delta_prev, const float *delta, const float *W,
-                              const float *Z_prev, const float *A_prev,
-                              mlp_activation act_prev, size_t m, size_t n_in,
-                              size_t n_out);
+void mlp_dense_backward_input_general(float *delta_prev, const float *delta,
+                                      const float *W, const float *Z_prev,
+                                      const float *A_prev, mlp_activation act_prev,
+                                      size_t m, size_t n_in, size_t n_out);
+void mlp_dense_backward_input_tiny(float *delta_prev, const float *delta, const float *W,
+                                   const float *Z_prev, const float *A_prev,
+                                   mlp_activation act_prev, size_t m, size_t n_in,
+                                   size_t n_out);
+static inline void mlp_dense_backward_input(float *delta_prev, const float *delta,
+                                            const float *W, const float *Z_prev,
+                                            const float *A_prev, mlp_activation act_prev,
+                                            size_t m, size_t n_in, size_t n_out)
+{
+    if (mlp_dense_is_tiny(m, n_in, n_out))
+        mlp_dense_backward_input_tiny(delta_prev, delta, W, Z_prev, A_prev, act_prev, m,
+                                      n_in, n_out);
+    else
+        mlp_dense_backward_input_general(delta_prev, delta, W, Z_prev, A_prev, act_prev,
+                                         m, n_in, n_out);
+}
 
 /* ---- network.c ---- */
 struct mlp_net {
@@ -137,6 +249,10 @@ struct mlp_net {
 /* Checks that the network can be trained: layers present, output
  * activation accepted by the loss. */
 mlp_status mlp_net_check_trainable(const mlp_net *net);
+/* mlp_forward then mlp_backward on one batch, with X and Y both checked
+ * before anything changes: the part of mlp_train_batch before its step. */
+mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y,
+                                    size_t m, float *loss);
 /* The widest layer output n_l (the inputs are not counted). */
 size_t mlp_net_max_width(const mlp_net *net);
 

@@ -2,12 +2,160 @@
  * One dense layer's forward and backward pass in the batch layout of
  * SPEC.md. Every buffer is an argument, as in llm.c, so each function reads
  * like the line of math it implements.
+ *
+ * Two paths compute the same sums in the same order. Most layers take the
+ * matrix core (mlp_matmul) and then one pass for the bias and g. Tiny layers,
+ * such as those of an XOR net trained one sample at a time, do everything in
+ * one loop nest instead: there the passes, calls and loop set-ups cost more
+ * than the arithmetic. Their loops are compiled once for each input width
+ * n_in of 1 to 4, so the innermost loops become straight-line code.
  */
 #include "internal.h"
 
-void mlp_dense_forward(float *Z, float *A, const float *A_prev, const float *W,
-                       const float *b, size_t m, size_t n_in, size_t n_out,
-                       mlp_activation act)
+/* ---- the tiny path: each kernel is inlined with K = n_in constant ---- */
+
+/* Z = A_prev W^T + 1 b^T and A = g(Z), one entry at a time. */
+static inline void tiny_forward_k(float *restrict Z, float *restrict A,
+                                  const float *restrict A_prev, const float *restrict W,
+                                  const float *restrict b, size_t m, size_t K,
+                                  size_t n_out, mlp_activation act)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n_out; j++) {
+            const float *a = A_prev + i * K, *w = W + j * K;
+            float sum = 0.0f;
+            for (size_t k = 0; k < K; k++)
+                sum += a[k] * w[k];
+            float z = sum + b[j];
+            Z[i * n_out + j] = z;
+            A[i * n_out + j] = mlp_activation_value(act, z);
+        }
+}
+
+void mlp_dense_forward_tiny(float *Z, float *A, const float *A_prev, const float *W,
+                            const float *b, size_t m, size_t n_in, size_t n_out,
+                            mlp_activation act)
+{
+    switch (n_in) {
+    case 1:
+        tiny_forward_k(Z, A, A_prev, W, b, m, 1, n_out, act);
+        break;
+    case 2:
+        tiny_forward_k(Z, A, A_prev, W, b, m, 2, n_out, act);
+        break;
+    case 3:
+        tiny_forward_k(Z, A, A_prev, W, b, m, 3, n_out, act);
+        break;
+    case 4:
+        tiny_forward_k(Z, A, A_prev, W, b, m, 4, n_out, act);
+        break;
+    default:
+        tiny_forward_k(Z, A, A_prev, W, b, m, n_in, n_out, act);
+        break;
+    }
+}
+
+/* dW = delta^T A_prev and db = column sums of delta, row after row of the
+ * batch, the first row writing them. */
+static inline void tiny_backward_params_k(float *restrict dW, float *restrict db,
+                                          const float *restrict delta,
+                                          const float *restrict A_prev, size_t m,
+                                          size_t K, size_t n_out)
+{
+    for (size_t j = 0; j < n_out; j++) {
+        const float d = delta[j];
+        for (size_t k = 0; k < K; k++)
+            dW[j * K + k] = d * A_prev[k];
+        db[j] = d;
+    }
+    for (size_t i = 1; i < m; i++)
+        for (size_t j = 0; j < n_out; j++) {
+            const float d = delta[i * n_out + j];
+            db[j] += d;
+            for (size_t k = 0; k < K; k++)
+                dW[j * K + k] += d * A_prev[i * K + k];
+        }
+}
+
+void mlp_dense_backward_params_tiny(float *dW, float *db, const float *delta,
+                                    const float *A_prev, size_t m, size_t n_in,
+                                    size_t n_out)
+{
+    switch (n_in) {
+    case 1:
+        tiny_backward_params_k(dW, db, delta, A_prev, m, 1, n_out);
+        break;
+    case 2:
+        tiny_backward_params_k(dW, db, delta, A_prev, m, 2, n_out);
+        break;
+    case 3:
+        tiny_backward_params_k(dW, db, delta, A_prev, m, 3, n_out);
+        break;
+    case 4:
+        tiny_backward_params_k(dW, db, delta, A_prev, m, 4, n_out);
+        break;
+    default:
+        tiny_backward_params_k(dW, db, delta, A_prev, m, n_in, n_out);
+        break;
+    }
+}
+
+/* delta_prev = (delta W) (.) g'(Z_prev), row by row: the sum over j of
+ * delta(i, j) times row j of W, the first term writing it. */
+static inline void
+tiny_backward_input_k(float *restrict delta_prev, const float *restrict delta,
+                      const float *restrict W, const float *restrict Z_prev,
+                      const float *restrict A_prev, mlp_activation act_prev, size_t m,
+                      size_t K, size_t n_out)
+{
+    for (size_t i = 0; i < m; i++) {
+        const float *d = delta + i * n_out;
+        float *c = delta_prev + i * K;
+        for (size_t k = 0; k < K; k++)
+            c[k] = d[0] * W[k];
+        for (size_t j = 1; j < n_out; j++)
+            for (size_t k = 0; k < K; k++)
+                c[k] += d[j] * W[j * K + k];
+        for (size_t k = 0; k < K; k++)
+            c[k] = mlp_activation_backprop(act_prev, Z_prev[i * K + k], A_prev[i * K + k],
+                                           c[k]);
+    }
+}
+
+void mlp_dense_backward_input_tiny(float *delta_prev, const float *delta, const float *W,
+                                   const float *Z_prev, const float *A_prev,
+                                   mlp_activation act_prev, size_t m, size_t n_in,
+                                   size_t n_out)
+{
+    switch (n_in) {
+    case 1:
+        tiny_backward_input_k(delta_prev, delta, W, Z_prev, A_prev, act_prev, m, 1,
+                              n_out);
+        break;
+    case 2:
+        tiny_backward_input_k(delta_prev, delta, W, Z_prev, A_prev, act_prev, m, 2,
+                              n_out);
+        break;
+    case 3:
+        tiny_backward_input_k(delta_prev, delta, W, Z_prev, A_prev, act_prev, m, 3,
+                              n_out);
+        break;
+    case 4:
+        tiny_backward_input_k(delta_prev, delta, W, Z_prev, A_prev, act_prev, m, 4,
+                              n_out);
+        break;
+    default:
+        tiny_backward_input_k(delta_prev, delta, W, Z_prev, A_prev, act_prev, m, n_in,
+                              n_out);
+        break;
+    }
+}
+
+/* ---- the other path: the matrix core, then one pass for b and g ---- */
+
+void mlp_dense_forward_general(float *Z, float *A, const float *A_prev, const float *W,
+                               const float *b, size_t m, size_t n_in, size_t n_out,
+                               mlp_activation act)
 {
     /* Z = A_prev W^T: (m x n_in)(n_in x n_out) */
     mlp_matmul(MLP_AB_T, m, n_out, n_in, A_prev, W, Z);
@@ -15,8 +163,9 @@ void mlp_dense_forward(float *Z, float *A, const float *A_prev, const float *W,
     mlp_activation_forward(act, b, Z, A, m, n_out);
 }
 
-void mlp_dense_backward_params(float *dW, float *db, const float *delta,
-                               const float *A_prev, size_t m, size_t n_in, size_t n_out)
+void mlp_dense_backward_params_general(float *dW, float *db, const float *delta,
+                                       const float *A_prev, size_t m, size_t n_in,
+                                       size_t n_out)
 {
     /* dW = delta^T A_prev: (n_out x m)(m x n_in) */
     mlp_matmul(MLP_A_TB, n_out, n_in, m, delta, A_prev, dW);
@@ -31,10 +180,10 @@ void mlp_dense_backward_params(float *dW, float *db, const float *delta,
             acc[j] += d[i * n_out + j];
 }
 
-void mlp_dense_backward_input(float *delta_prev, const float *delta, const float *W,
-                              const float *Z_prev, const float *A_prev,
-                              mlp_activation act_prev, size_t m, size_t n_in,
-                              size_t n_out)
+void mlp_dense_backward_input_general(float *delta_prev, const float *delta,
+                                      const float *W, const float *Z_prev,
+                                      const float *A_prev, mlp_activation act_prev,
+                                      size_t m, size_t n_in, size_t n_out)
 {
     /* delta_prev = delta W: (m x n_out)(n_out x n_in) */
     mlp_matmul(MLP_AB, m, n_in, n_out, delta, W, delta_prev);

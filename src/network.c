@@ -287,16 +287,10 @@ static mlp_status check_batch(const mlp_net *net, const float *X, size_t m)
     return MLP_OK;
 }
 
-mlp_status mlp_forward(mlp_net *net, const float *X, size_t m, const float **out)
+/* The forward pass proper, on a checked batch that fits the work block.
+ * Returns the output A^(L). */
+static const float *forward_pass(mlp_net *net, const float *X, size_t m)
 {
-    if (!out)
-        return MLP_ERR_ARG;
-    mlp_status status = check_batch(net, X, m);
-    if (status == MLP_OK)
-        status = reserve_batch(net, m);
-    if (status != MLP_OK)
-        return status;
-
     const float *A_prev = X;
     for (size_t l = 0; l < net->n_layers; l++) {
         mlp_layer *L = &net->layers[l];
@@ -306,8 +300,29 @@ mlp_status mlp_forward(mlp_net *net, const float *X, size_t m, const float **out
     net->X = X;
     net->m = m;
     net->has_delta = false;
-    *out = A_prev;
-    return MLP_OK;
+    return A_prev;
+}
+
+mlp_status mlp_forward(mlp_net *net, const float *X, size_t m, const float **out)
+{
+    if (!out)
+        return MLP_ERR_ARG;
+    mlp_status status = check_batch(net, X, m);
+    if (status == MLP_OK)
+        status = reserve_batch(net, m);
+    if (status == MLP_OK)
+        *out = forward_pass(net, X, m);
+    return status;
+}
+
+/* The batch-mean loss of the cached batch against targets Y already
+ * checked; MLP_ERR_NUMERIC when it is not a finite float. */
+static mlp_status cached_loss(const mlp_net *net, const float *Y, double *loss)
+{
+    const mlp_layer *out = &net->layers[net->n_layers - 1];
+    *loss = mlp_loss_compute(net->loss, out->act, out->Z, out->A, Y, net->m, out->n_out);
+    /* finite in double is not enough: callers receive it as a float */
+    return isfinite((float)*loss) ? MLP_OK : MLP_ERR_NUMERIC;
 }
 
 /* The loss of the cached batch, after checking that Y is a valid target. */
@@ -317,13 +332,9 @@ static mlp_status batch_loss(const mlp_net *net, const float *Y, double *loss)
         return MLP_ERR_ARG;
     if (net->m == 0)
         return MLP_ERR_STATE;
-    const mlp_layer *out = &net->layers[net->n_layers - 1];
-    mlp_status status = mlp_loss_check_targets(net->loss, Y, net->m, out->n_out);
-    if (status != MLP_OK)
-        return status;
-    *loss = mlp_loss_compute(net->loss, out->act, out->Z, out->A, Y, net->m, out->n_out);
-    /* finite in double is not enough: callers receive it as a float */
-    return isfinite((float)*loss) ? MLP_OK : MLP_ERR_NUMERIC;
+    mlp_status status =
+        mlp_loss_check_targets(net->loss, Y, net->m, mlp_net_outputs(net));
+    return status == MLP_OK ? cached_loss(net, Y, loss) : status;
 }
 
 mlp_status mlp_loss_value(const mlp_net *net, const float *Y, float *loss)
@@ -335,14 +346,12 @@ mlp_status mlp_loss_value(const mlp_net *net, const float *Y, float *loss)
     return status;
 }
 
-mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss)
+/* The backward pass proper, after the loss of the cached batch was found
+ * finite: Delta^(L) from the loss, then each layer's dW, db and the delta
+ * of the layer before it. */
+static void backward_pass(mlp_net *net, const float *Y)
 {
-    double value;
-    mlp_status status = batch_loss(net, Y, &value);
-    if (status != MLP_OK)
-        return status;
-
-    size_t m = net->m;
+    const size_t m = net->m;
     mlp_layer *out = &net->layers[net->n_layers - 1];
     mlp_loss_delta(net->loss, out->act, out->Z, out->A, Y, m, out->n_out, out->delta);
     for (size_t l = net->n_layers; l-- > 0;) {
@@ -357,6 +366,40 @@ mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss)
     }
     net->has_delta = true;
     net->has_grads = true;
+}
+
+mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss)
+{
+    double value;
+    mlp_status status = batch_loss(net, Y, &value);
+    if (status != MLP_OK)
+        return status;
+    backward_pass(net, Y);
+    if (loss)
+        *loss = (float)value;
+    return MLP_OK;
+}
+
+/* mlp_forward then mlp_backward, with X and Y both checked before anything
+ * changes, so a bad target leaves even the cached batch as it was. */
+mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y,
+                                    size_t m, float *loss)
+{
+    if (!Y)
+        return MLP_ERR_ARG;
+    mlp_status status = check_batch(net, X, m);
+    if (status == MLP_OK)
+        status = mlp_loss_check_targets(net->loss, Y, m, mlp_net_outputs(net));
+    if (status == MLP_OK)
+        status = reserve_batch(net, m);
+    if (status != MLP_OK)
+        return status;
+    forward_pass(net, X, m);
+    double value;
+    status = cached_loss(net, Y, &value);
+    if (status != MLP_OK)
+        return status;
+    backward_pass(net, Y);
     if (loss)
         *loss = (float)value;
     return MLP_OK;

@@ -137,60 +137,81 @@ static inline int not_finite(float x)
  * keep them in registers (stores through p could otherwise alias them). */
 typedef struct sgd_consts {
     float lr, wd, mu;
-    bool nesterov, first;
 } sgd_consts;
 
 static sgd_consts sgd_constants(const mlp_optimizer *opt)
 {
-    return (sgd_consts){.lr = opt->learning_rate,
-                        .wd = opt->weight_decay,
-                        .mu = opt->momentum,
-                        .nesterov = opt->nesterov,
-                        .first = opt->steps == 0};
+    return (sgd_consts){
+        .lr = opt->learning_rate, .wd = opt->weight_decay, .mu = opt->momentum};
 }
 
-/* torch.optim.SGD for one parameter: g = dC/dp + wd p; v = g on the first
- * step, else v = mu v + g; the step direction is v, or g + mu v with
- * Nesterov; momentum 0 steps along g. Returns the new p, *v_new the new v. */
-static inline float sgd_update(sgd_consts c, float p, float grad, float v, float *v_new)
+/* torch.optim.SGD for one parameter: g = dC/dp + wd p; v = mu v + g; the
+ * step direction is v, or g + mu v with Nesterov. v starts at zero, so the
+ * first step sets v = g as PyTorch does; with momentum 0 no v is kept and
+ * v = 0, mu = 0 make the direction g. Returns the new p, *v_new the new v. */
+static inline float sgd_update(sgd_consts c, bool nesterov, float p, float grad, float v,
+                               float *v_new)
 {
     float g = grad + c.wd * p;
-    *v_new = c.mu == 0.0f || c.first ? g : c.mu * v + g;
-    float direction = c.mu == 0.0f ? g : c.nesterov ? g + c.mu * *v_new : *v_new;
+    *v_new = c.mu * v + g;
+    float direction = nesterov ? g + c.mu * *v_new : *v_new;
     return p - c.lr * direction;
+}
+
+/* The two passes of an SGD step over n parameters, v NULL without momentum.
+ * Each is inlined below with constant nesterov and v known NULL or not, so
+ * every variant compiles to its own branch-free loop. */
+static inline int sgd_any_bad(sgd_consts c, bool nesterov, const float *restrict p,
+                              const float *restrict grad, const float *restrict v,
+                              size_t n)
+{
+    int bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        float v_new;
+        bad |=
+            not_finite(sgd_update(c, nesterov, p[k], grad[k], v ? v[k] : 0.0f, &v_new));
+    }
+    return bad;
+}
+
+static inline void sgd_apply(sgd_consts c, bool nesterov, float *restrict p,
+                             const float *restrict grad, float *restrict v, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        float v_new;
+        p[k] = sgd_update(c, nesterov, p[k], grad[k], v ? v[k] : 0.0f, &v_new);
+        if (v)
+            v[k] = v_new;
+    }
 }
 
 /* Whether an SGD step would keep every parameter and velocity finite;
  * reads only, so a bad step can be refused before anything changes. Checking
  * the new p alone is enough: p moves by lr times v_new (or g + mu v_new with
  * Nesterov), so a NaN or infinite v_new makes p_new NaN or infinite too. */
-static bool sgd_step_finite(const mlp_optimizer *opt, const float *restrict p,
-                            const float *restrict grad)
+static bool sgd_step_finite(const mlp_optimizer *opt, const float *p, const float *grad)
 {
     const sgd_consts c = sgd_constants(opt);
-    const float *restrict v = opt->velocity;
-    int bad = 0;
-    for (size_t k = 0; k < opt->n_params; k++) {
-        float v_new;
-        bad |= not_finite(sgd_update(c, p[k], grad[k], v ? v[k] : 0.0f, &v_new));
-    }
-    return !bad;
+    const float *v = opt->velocity;
+    const size_t n = opt->n_params;
+    if (!v)
+        return !sgd_any_bad(c, false, p, grad, NULL, n);
+    if (opt->nesterov)
+        return !sgd_any_bad(c, true, p, grad, v, n);
+    return !sgd_any_bad(c, false, p, grad, v, n);
 }
 
-static void sgd_step(mlp_optimizer *opt, float *restrict p, const float *restrict grad)
+static void sgd_step(mlp_optimizer *opt, float *p, const float *grad)
 {
     const sgd_consts c = sgd_constants(opt);
+    float *v = opt->velocity;
     const size_t n = opt->n_params;
-    float *restrict v = opt->velocity;
-    if (!v) {
-        for (size_t k = 0; k < n; k++) {
-            float v_new;
-            p[k] = sgd_update(c, p[k], grad[k], 0.0f, &v_new);
-        }
-        return;
-    }
-    for (size_t k = 0; k < n; k++)
-        p[k] = sgd_update(c, p[k], grad[k], v[k], &v[k]);
+    if (!v)
+        sgd_apply(c, false, p, grad, NULL, n);
+    else if (opt->nesterov)
+        sgd_apply(c, true, p, grad, v, n);
+    else
+        sgd_apply(c, false, p, grad, v, n);
 }
 
 /* Adam's step-dependent constants: lr/(1-b1^t), sqrt(1-b2^t), and the
@@ -282,10 +303,7 @@ mlp_status mlp_train_batch(mlp_net *net, mlp_optimizer *opt, const float *X,
         return MLP_ERR_ARG;
     if (net && net->n_params != opt->n_params)
         return MLP_ERR_SHAPE;
-    const float *out;
-    mlp_status status = mlp_forward(net, X, m, &out);
-    if (status == MLP_OK)
-        status = mlp_backward(net, Y, loss);
+    mlp_status status = mlp_net_forward_backward(net, X, Y, m, loss);
     if (status == MLP_OK)
         status = mlp_optimizer_step(opt, net);
     return status;

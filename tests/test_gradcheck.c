@@ -4,10 +4,12 @@
  * and loss written here in straight loops from SPEC.md, using the library's
  * float weights copied to double. Every accepted output activation/loss pair
  * is checked, with every hidden activation, on networks with at least two
- * hidden layers and batches of m = 5. The library's Z, A and loss are
+ * hidden layers, with batches of m = 1 (the tiny-layer path) and m = 5 (the
+ * matrix core). The library's Z, A and loss are
  * compared with the reference forward pass too. A classic float check that
  * perturbs the library's own parameters completes it.
  */
+#include "internal.h" /* mlp_dense_is_tiny: which path a layer takes */
 #include "test_util.h"
 
 enum {
@@ -216,13 +218,12 @@ static void compare_gradients(mlp_net *net, ref_net *ref, const float *X, const 
     free(grads);
 }
 
-/* One network: random inputs away from ReLU kinks, a forward and backward
- * pass, then the forward and gradient comparisons. */
-static void check_network(mlp_loss loss, const mlp_activation *acts, size_t n_layers,
-                          uint64_t seed)
+/* One network and batch size: random inputs away from ReLU kinks, a forward
+ * and backward pass, then the forward and gradient comparisons. */
+static void check_network_batch(mlp_loss loss, const mlp_activation *acts,
+                                size_t n_layers, const size_t *width, size_t m,
+                                uint64_t seed)
 {
-    static const size_t widths[][MAX_LAYERS + 1] = {{4, 5, 6, 3}, {3, 6, 4, 5, 3}};
-    const size_t *width = widths[n_layers - 3];
     ref_net ref;
     mlp_net *net = build_pair(&ref, loss, n_layers, width, acts, seed);
     test_rng rng = {seed};
@@ -231,17 +232,32 @@ static void check_network(mlp_loss loss, const mlp_activation *acts, size_t n_la
     size_t n_out = width[n_layers];
     int tries = 0;
     do {
-        test_fill_uniform(&rng, X, BATCH * width[0], -1.5, 1.5);
+        test_fill_uniform(&rng, X, m * width[0], -1.5, 1.5);
         assert_true(++tries < 1000);
-    } while (near_kink(&ref, X, BATCH));
-    make_targets(&rng, loss, Y, BATCH, n_out);
+    } while (near_kink(&ref, X, m));
+    make_targets(&rng, loss, Y, m, n_out);
 
     const float *out;
-    assert_int_equal(mlp_forward(net, X, BATCH, &out), MLP_OK);
+    assert_int_equal(mlp_forward(net, X, m, &out), MLP_OK);
     assert_int_equal(mlp_backward(net, Y, &C), MLP_OK);
-    compare_forward(net, &ref, X, Y, BATCH, C);
-    compare_gradients(net, &ref, X, Y, BATCH);
+    compare_forward(net, &ref, X, Y, m, C);
+    compare_gradients(net, &ref, X, Y, m);
     mlp_net_free(net);
+}
+
+/* Each network twice: with one row, where every layer takes the tiny path
+ * of layer.c, and with BATCH rows, where every layer takes the matrix core. */
+static void check_network(mlp_loss loss, const mlp_activation *acts, size_t n_layers,
+                          uint64_t seed)
+{
+    static const size_t widths[][MAX_LAYERS + 1] = {{4, 5, 6, 3}, {3, 6, 4, 5, 3}};
+    const size_t *width = widths[n_layers - 3];
+    for (size_t l = 0; l < n_layers; l++) {
+        assert_true(mlp_dense_is_tiny(1, width[l], width[l + 1]));
+        assert_false(mlp_dense_is_tiny(BATCH, width[l], width[l + 1]));
+    }
+    check_network_batch(loss, acts, n_layers, width, 1, seed);
+    check_network_batch(loss, acts, n_layers, width, BATCH, seed);
 }
 
 /* Two hidden stacks that between them use every hidden activation; the

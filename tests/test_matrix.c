@@ -2,7 +2,8 @@
  * The matrix core: mlp_matmul's two paths (plain loops for small products,
  * cblas_sgemm for the rest) against a double-precision reference and against
  * each other on the same inputs, for each of the three products a layer
- * needs; and the dispatch at the size threshold.
+ * needs; and the dispatch at the size threshold. Then the layers' two paths,
+ * the tiny one and the one through the matrix core, on the same inputs.
  */
 #include "internal.h"
 #include "test_util.h"
@@ -139,11 +140,102 @@ static void test_dispatch_at_threshold(void **state)
         }
 }
 
+/* ---- the layers' two paths ---- */
+
+/* A random array of count floats in [-1, 1), freed by the caller. */
+static float *random_array(test_rng *rng, size_t count)
+{
+    float *x = malloc(count * sizeof *x);
+    assert_non_null(x);
+    test_fill_uniform(rng, x, count, -1.0, 1.0);
+    return x;
+}
+
+static float *nan_array(size_t count)
+{
+    float *x = malloc(count * sizeof *x);
+    assert_non_null(x);
+    for (size_t k = 0; k < count; k++)
+        x[k] = NAN;
+    return x;
+}
+
+static const mlp_activation elementwise[] = {MLP_IDENTITY, MLP_SIGMOID, MLP_TANH,
+                                             MLP_RELU, MLP_LEAKY_RELU};
+
+/* One layer shape, every element-wise activation: the tiny path's Z, A, dW,
+ * db and delta_prev are bit for bit those of the general path on the same
+ * inputs (both sum in the same order; the general path's products run as
+ * loops at these sizes, and the loops are checked against BLAS above). */
+static void check_layer_paths(test_rng *rng, size_t m, size_t n_in, size_t n_out)
+{
+    float *A_prev = random_array(rng, m * n_in), *W = random_array(rng, n_out * n_in);
+    float *b = random_array(rng, n_out), *delta = random_array(rng, m * n_out);
+    float *Z_prev = random_array(rng, m * n_in),
+          *A_prev_act = random_array(rng, m * n_in);
+    /* Z, A, dW, db and delta_prev of each path, all NaN at first */
+    const size_t sizes[5] = {m * n_out, m * n_out, n_out * n_in, n_out, m * n_in};
+    float *out[2][5];
+    for (int path = 0; path < 2; path++)
+        for (int k = 0; k < 5; k++)
+            out[path][k] = nan_array(sizes[k]);
+    for (size_t a = 0; a < sizeof elementwise / sizeof elementwise[0]; a++) {
+        mlp_activation act = elementwise[a];
+        for (int path = 0; path < 2; path++) {
+            float **o = out[path];
+            if (path == 0) {
+                mlp_dense_forward_tiny(o[0], o[1], A_prev, W, b, m, n_in, n_out, act);
+                mlp_dense_backward_params_tiny(o[2], o[3], delta, A_prev, m, n_in, n_out);
+                mlp_dense_backward_input_tiny(o[4], delta, W, Z_prev, A_prev_act, act, m,
+                                              n_in, n_out);
+            } else {
+                mlp_dense_forward_general(o[0], o[1], A_prev, W, b, m, n_in, n_out, act);
+                mlp_dense_backward_params_general(o[2], o[3], delta, A_prev, m, n_in,
+                                                  n_out);
+                mlp_dense_backward_input_general(o[4], delta, W, Z_prev, A_prev_act, act,
+                                                 m, n_in, n_out);
+            }
+        }
+        for (int k = 0; k < 5; k++) {
+            assert_true(same_floats(out[0][k], out[1][k], sizes[k]));
+            assert_true(isfinite(out[0][k][sizes[k] - 1])); /* written, not left NaN */
+        }
+    }
+    for (int path = 0; path < 2; path++)
+        for (int k = 0; k < 5; k++)
+            free(out[path][k]);
+    free(A_prev);
+    free(W);
+    free(b);
+    free(delta);
+    free(Z_prev);
+    free(A_prev_act);
+}
+
+/* Every input width the tiny path compiles separately (1-4) and the general
+ * one after them, with one row and several. */
+static void test_tiny_layers_match_general(void **state)
+{
+    (void)state;
+    test_rng rng = {4};
+    static const size_t shapes_mio[][3] = {{1, 1, 1}, {1, 2, 4}, {1, 4, 1}, {2, 3, 5},
+                                           {4, 4, 4}, {1, 5, 7}, {1, 8, 8}, {3, 7, 2}};
+    for (size_t s = 0; s < sizeof shapes_mio / sizeof shapes_mio[0]; s++) {
+        const size_t *d = shapes_mio[s];
+        assert_true(mlp_dense_is_tiny(d[0], d[1], d[2]));
+        check_layer_paths(&rng, d[0], d[1], d[2]);
+    }
+    assert_false(mlp_dense_is_tiny(1, 8, 9));
+    assert_false(mlp_dense_is_tiny(65, 1, 1));
+    assert_false(mlp_dense_is_tiny((size_t)1 << 40, (size_t)1 << 40, 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_match_reference),
         cmocka_unit_test(test_dispatch_at_threshold),
+        cmocka_unit_test(test_tiny_layers_match_general),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
