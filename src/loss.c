@@ -113,17 +113,22 @@ double mlp_loss_compute(mlp_loss loss, mlp_activation output_act, const float *Z
 }
 
 /* Sigmoid + BCE and softmax + cross-entropy collapse to (A - Y)/m; MSE is
- * dC/dA = (A - Y)/m followed by the general rule (.) g'(Z). */
+ * dC/dA = (A - Y)/m followed by the general rule (.) g'(Z), in the same
+ * pass. */
 void mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
                     const float *A, const float *Y, size_t m, size_t n, float *delta)
 {
     const float inv_m = 1.0f / (float)m;
-    size_t count = m * n;
+    const size_t count = m * n;
+    const float *restrict z = Z;
     const float *restrict a = A;
     const float *restrict y = Y;
     float *restrict d = delta;
+    if (loss == MLP_MSE && output_act != MLP_IDENTITY) {
+        for (size_t k = 0; k < count; k++)
+            d[k] = mlp_activation_backprop(output_act, z[k], a[k], (a[k] - y[k]) * inv_m);
+        return;
+    }
     for (size_t k = 0; k < count; k++)
         d[k] = (a[k] - y[k]) * inv_m;
-    if (loss == MLP_MSE)
-        mlp_activation_backward(output_act, Z, A, delta, m, n);
 }
