@@ -388,8 +388,11 @@ mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y
     if (!Y)
         return MLP_ERR_ARG;
     mlp_status status = check_batch(net, X, m);
+    size_t n_out = status == MLP_OK ? mlp_net_outputs(net) : 0, count;
+    if (status == MLP_OK && mlp_mul_overflows(m, n_out, &count))
+        status = MLP_ERR_SHAPE; /* Y could not exist; reserve_batch would refuse too */
     if (status == MLP_OK)
-        status = mlp_loss_check_targets(net->loss, Y, m, mlp_net_outputs(net));
+        status = mlp_loss_check_targets(net->loss, Y, m, n_out);
     if (status == MLP_OK)
         status = reserve_batch(net, m);
     if (status != MLP_OK)

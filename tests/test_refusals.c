@@ -237,6 +237,40 @@ static void test_add_dense_discards_cache_and_grads(void **state)
     mlp_net_free(net);
 }
 
+/* mlp_train_batch checks X and Y before anything changes: a bad target
+ * leaves the cached batch, the gradients and the parameters as they were. */
+static void test_train_batch_bad_target_changes_nothing(void **state)
+{
+    (void)state;
+    mlp_net *net = small_net(MLP_BCE, 1, MLP_SIGMOID);
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.1f, 0.9f, 0.0f), MLP_OK);
+    const float Y[2] = {1.0f, 0.0f}, bad_Y[1] = {2.0f}; /* BCE targets are in [0, 1] */
+    assert_int_equal(mlp_train_batch(net, opt, X3, Y, 2, NULL), MLP_OK);
+    const float *Z, *dW;
+    size_t m;
+    assert_int_equal(mlp_layer_cache(net, 0, &Z, NULL, NULL, &m), MLP_OK);
+    assert_int_equal(mlp_layer_grads(net, 0, &dW, NULL), MLP_OK);
+    float Z_before[2 * 4], dW_before[4 * 3], params_before[64];
+    memcpy(Z_before, Z, sizeof Z_before);
+    memcpy(dW_before, dW, sizeof dW_before);
+    size_t n_params = mlp_net_param_count(net);
+    assert_true(n_params <= 64);
+    float *W;
+    assert_int_equal(mlp_layer_params(net, 0, &W, NULL, NULL, NULL), MLP_OK);
+    memcpy(params_before, W, n_params * sizeof *W); /* the block is contiguous */
+
+    assert_int_equal(mlp_train_batch(net, opt, X3 + 3, bad_Y, 1, NULL), MLP_ERR_ARG);
+    size_t m_after;
+    assert_int_equal(mlp_layer_cache(net, 0, &Z, NULL, NULL, &m_after), MLP_OK);
+    assert_int_equal(m_after, m);
+    assert_memory_equal(Z, Z_before, sizeof Z_before);
+    assert_memory_equal(dW, dW_before, sizeof dW_before);
+    assert_memory_equal(W, params_before, n_params * sizeof *W);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
 static void test_step_without_backward_is_state_error(void **state)
 {
     (void)state;
@@ -530,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_add_dense_discards_cache_and_grads),
         cmocka_unit_test(test_step_without_backward_is_state_error),
         cmocka_unit_test(test_step_after_net_grew_is_shape_error),
+        cmocka_unit_test(test_train_batch_bad_target_changes_nothing),
         cmocka_unit_test(test_getters_accept_null),
         cmocka_unit_test(test_layer_views_refuse_null_and_range),
         cmocka_unit_test(test_passes_refuse_null),
