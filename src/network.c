@@ -430,9 +430,12 @@ size_t mlp_infer_workspace_size(const mlp_net *net, size_t m)
     return count;
 }
 
-/* Ping-pongs between two caller buffers: each layer's gemm reads A_prev
- * from one and writes Z to the other, and g(Z) lands back in the first,
- * whose A_prev has been consumed. Nothing in net is written. */
+/* Ping-pongs between two caller buffers: each layer's matrix product reads
+ * A_prev from one and writes Z to the other, and g(Z) lands back in the
+ * first, whose A_prev has been consumed. The tiny-layer path cannot do that
+ * (it writes A while it still reads A_prev), so every layer takes the
+ * general path here; the two give the same bits. Nothing in net is
+ * written. */
 mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out,
                      float *work, size_t work_len)
 {
@@ -451,7 +454,8 @@ mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out,
     for (size_t l = 0; l < net->n_layers; l++) {
         const mlp_layer *L = &net->layers[l];
         float *A_out = l + 1 == net->n_layers ? out : A;
-        mlp_dense_forward(Z, A_out, A_prev, L->W, L->b, m, L->n_in, L->n_out, L->act);
+        mlp_dense_forward_general(Z, A_out, A_prev, L->W, L->b, m, L->n_in, L->n_out,
+                                  L->act);
         A_prev = A_out;
     }
     return MLP_OK;
