@@ -249,6 +249,12 @@ struct mlp_net {
 /* Checks that the network can be trained: layers present, output
  * activation accepted by the loss. */
 mlp_status mlp_net_check_trainable(const mlp_net *net);
+/* mlp_net_add_dense for count layers at once (n_outputs[k] units with
+ * activation acts[k]), with one allocation of each block: the same checks,
+ * statuses and weights as count calls, in time linear in the network's size.
+ * MLP_ERR_ARG also for count 0. */
+mlp_status mlp_net_add_layers(mlp_net *net, size_t count, const size_t *n_outputs,
+                              const mlp_activation *acts);
 /* mlp_forward then mlp_backward on one batch, with X and Y both checked
  * before anything changes: the part of mlp_train_batch before its step. */
 mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y,

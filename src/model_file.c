@@ -239,19 +239,29 @@ static mlp_status as_format(mlp_status status)
     return status == MLP_OK || status == MLP_ERR_NOMEM ? status : MLP_ERR_FORMAT;
 }
 
-/* Builds the network a checked header describes, through the same calls a
- * user would make, then overwrites the initial parameters with the file's. */
+/* Builds the network a checked header describes, with the checks a user's
+ * mlp_net_add_dense calls would make (all layers in one call, so that a
+ * deep network loads in linear time), then overwrites the initial
+ * parameters with the file's. */
 static mlp_status build_net(mlp_net **out, const model_shape *shape,
                             const unsigned char *bytes)
 {
     mlp_net *net = NULL;
-    mlp_status status =
-        as_format(mlp_net_create(&net, shape->n_inputs, shape->loss, loaded_seed));
+    size_t *widths = mlp_alloc_zero(shape->n_layers, sizeof *widths);
+    mlp_activation *acts = mlp_alloc_zero(shape->n_layers, sizeof *acts);
+    mlp_status status = widths && acts ? MLP_OK : MLP_ERR_NOMEM;
     for (size_t l = 0; l < shape->n_layers && status == MLP_OK; l++) {
         const unsigned char *entry = bytes + HEADER_BYTES + l * LAYER_BYTES;
-        status = as_format(mlp_net_add_dense(net, (size_t)get_u64(entry),
-                                             activation_codes[get_u32(entry + 8)]));
+        widths[l] = (size_t)get_u64(entry);
+        acts[l] = activation_codes[get_u32(entry + 8)];
     }
+    if (status == MLP_OK)
+        status =
+            as_format(mlp_net_create(&net, shape->n_inputs, shape->loss, loaded_seed));
+    if (status == MLP_OK)
+        status = as_format(mlp_net_add_layers(net, shape->n_layers, widths, acts));
+    mlp_dealloc(widths);
+    mlp_dealloc(acts);
     if (status == MLP_OK)
         status = as_format(mlp_net_check_trainable(net));
     const unsigned char *p = bytes + HEADER_BYTES + shape->n_layers * LAYER_BYTES;

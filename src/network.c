@@ -128,25 +128,51 @@ static void init_params(mlp_rng *rng, float *W, float *b, size_t n_out, size_t n
     memset(b, 0, n_out * sizeof *b);
 }
 
-/* Everything is allocated before anything is changed, so a failure leaves
- * the network exactly as it was. */
-mlp_status mlp_net_add_dense(mlp_net *net, size_t n_outputs, mlp_activation act)
+/* The checks of mlp_net_add_dense for one more layer of n_out units after a
+ * layer of n_in units (or the inputs) whose activation was prev_act; *count
+ * grows by the layer's parameters. */
+static mlp_status check_new_layer(const mlp_net *net, size_t n_in,
+                                  mlp_activation prev_act, bool has_prev, size_t n_out,
+                                  mlp_activation act, size_t *count)
 {
-    if (!net || n_outputs == 0 || !mlp_activation_valid(act))
+    if (n_out == 0 || !mlp_activation_valid(act))
         return MLP_ERR_ARG;
     if (act == MLP_SOFTMAX && net->loss != MLP_CROSS_ENTROPY)
         return MLP_ERR_ARG;
-    if (net->n_layers > 0 && net->layers[net->n_layers - 1].act == MLP_SOFTMAX)
+    if (has_prev && prev_act == MLP_SOFTMAX)
         return MLP_ERR_ARG;
-    if (n_outputs > mlp_gemm_max_dim())
+    size_t w_count, layer_params;
+    if (n_out > mlp_gemm_max_dim() || mlp_mul_overflows(n_out, n_in, &w_count) ||
+        mlp_add_overflows(w_count, n_out, &layer_params) ||
+        mlp_add_overflows(*count, layer_params, count))
         return MLP_ERR_SHAPE;
+    return MLP_OK;
+}
 
+/* Everything is checked and allocated before anything is changed, so a
+ * failure leaves the network exactly as it was; one allocation of each block
+ * for all the new layers keeps building a deep network (or loading one)
+ * linear in its size. */
+mlp_status mlp_net_add_layers(mlp_net *net, size_t count, const size_t *n_outputs,
+                              const mlp_activation *acts)
+{
+    if (!net || count == 0 || !n_outputs || !acts)
+        return MLP_ERR_ARG;
+    size_t n_params = net->n_params, n_layers;
     size_t n_in = mlp_net_outputs(net) ? mlp_net_outputs(net) : net->n_inputs;
-    size_t w_count, layer_params, n_params, n_layers;
-    if (mlp_mul_overflows(n_outputs, n_in, &w_count) ||
-        mlp_add_overflows(w_count, n_outputs, &layer_params) ||
-        mlp_add_overflows(net->n_params, layer_params, &n_params) ||
-        mlp_add_overflows(net->n_layers, 1, &n_layers) ||
+    bool has_prev = net->n_layers > 0;
+    mlp_activation prev_act =
+        has_prev ? net->layers[net->n_layers - 1].act : MLP_IDENTITY;
+    for (size_t k = 0; k < count; k++) {
+        mlp_status status = check_new_layer(net, n_in, prev_act, has_prev, n_outputs[k],
+                                            acts[k], &n_params);
+        if (status != MLP_OK)
+            return status;
+        n_in = n_outputs[k];
+        prev_act = acts[k];
+        has_prev = true;
+    }
+    if (mlp_add_overflows(net->n_layers, count, &n_layers) ||
         mlp_mul_overflows(n_params, sizeof(float), &(size_t){0}) ||
         mlp_mul_overflows(n_layers, sizeof(mlp_layer), &(size_t){0}))
         return MLP_ERR_SHAPE;
@@ -164,10 +190,17 @@ mlp_status mlp_net_add_dense(mlp_net *net, size_t n_outputs, mlp_activation act)
         memcpy(layers, net->layers, net->n_layers * sizeof *layers);
     if (net->n_params)
         memcpy(params, net->params, net->n_params * sizeof *params);
-    layers[net->n_layers] = (mlp_layer){
-        .n_in = n_in, .n_out = n_outputs, .act = act, .offset = net->n_params};
-    init_params(&net->rng, params + net->n_params, params + net->n_params + w_count,
-                n_outputs, n_in, act);
+    size_t offset = net->n_params;
+    n_in = mlp_net_outputs(net) ? mlp_net_outputs(net) : net->n_inputs;
+    for (size_t k = 0; k < count; k++) {
+        size_t n_out = n_outputs[k], w_count = n_out * n_in;
+        layers[net->n_layers + k] =
+            (mlp_layer){.n_in = n_in, .n_out = n_out, .act = acts[k], .offset = offset};
+        init_params(&net->rng, params + offset, params + offset + w_count, n_out, n_in,
+                    acts[k]);
+        offset += w_count + n_out;
+        n_in = n_out;
+    }
 
     mlp_dealloc(net->layers);
     mlp_dealloc(net->params);
@@ -187,6 +220,11 @@ mlp_status mlp_net_add_dense(mlp_net *net, size_t n_outputs, mlp_activation act)
     bind_param_views(net);
     bind_work_views(net);
     return MLP_OK;
+}
+
+mlp_status mlp_net_add_dense(mlp_net *net, size_t n_outputs, mlp_activation act)
+{
+    return mlp_net_add_layers(net, 1, &n_outputs, &act);
 }
 
 mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,

@@ -290,6 +290,35 @@ static void test_round_trip_keeps_bits_and_depth(void **state)
     free(bytes);
 }
 
+/* A deep network loads with the same few allocations as a shallow one
+ * (its layers are added in one call, not one reallocation per layer, which
+ * made loading quadratic in depth), and is the same network. */
+static void test_deep_network_loads_in_few_allocations(void **state)
+{
+    (void)state;
+    enum { DEPTH = 2000 };
+    size_t *widths = malloc(DEPTH * sizeof *widths);
+    mlp_activation *acts = malloc(DEPTH * sizeof *acts);
+    assert_true(widths && acts);
+    for (size_t l = 0; l < DEPTH; l++) {
+        widths[l] = 1 + l % 3;
+        acts[l] = l % 2 ? MLP_TANH : MLP_IDENTITY;
+    }
+    mlp_net *net = make_net(2, MLP_MSE, 8, DEPTH, widths, acts);
+    size_t len;
+    unsigned char *bytes = save_to_buffer(net, &len);
+    mlp_net *loaded = NULL;
+    size_t before = alloc_count;
+    assert_int_equal(mlp_net_load_buffer(&loaded, bytes, len), MLP_OK);
+    assert_true(alloc_count - before <= 8);
+    expect_same_net(net, loaded);
+    mlp_net_free(loaded);
+    mlp_net_free(net);
+    free(bytes);
+    free(widths);
+    free(acts);
+}
+
 /* The example of docs/model-format.md, byte for byte, and the checksum
  * against an independent bitwise CRC-32 (checked on its standard value). */
 static void test_documented_example_bytes(void **state)
@@ -740,6 +769,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_every_combination),
         cmocka_unit_test(test_round_trip_keeps_bits_and_depth),
+        cmocka_unit_test(test_deep_network_loads_in_few_allocations),
         cmocka_unit_test(test_documented_example_bytes),
         cmocka_unit_test(test_loaded_network_has_seed_zero),
         cmocka_unit_test(test_save_refusals),
