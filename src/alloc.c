@@ -27,22 +27,6 @@ void mlp_dealloc(void *p)
     free(p);
 }
 
-int mlp_mul_overflows(size_t a, size_t b, size_t *product)
-{
-    if (a != 0 && b > SIZE_MAX / a)
-        return 1;
-    *product = a * b;
-    return 0;
-}
-
-int mlp_add_overflows(size_t a, size_t b, size_t *sum)
-{
-    if (b > SIZE_MAX - a)
-        return 1;
-    *sum = a + b;
-    return 0;
-}
-
 float *mlp_alloc_floats(size_t count)
 {
     size_t n_bytes;

@@ -8,6 +8,7 @@
 
 #include "mlp.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,10 +20,25 @@
 void *mlp_alloc(size_t n_bytes);
 void *mlp_alloc_zero(size_t count, size_t size);
 void mlp_dealloc(void *p);
-/* Non-zero when a * b overflows size_t; otherwise *product = a * b. */
-int mlp_mul_overflows(size_t a, size_t b, size_t *product);
+/* Non-zero when a * b overflows size_t; otherwise *product = a * b. Inline
+ * and division-free for factors below 2^(half the bits of size_t), which
+ * cannot overflow, because the checks of every training step use it. */
+static inline int mlp_mul_overflows(size_t a, size_t b, size_t *product)
+{
+    const size_t half = (size_t)1 << (sizeof(size_t) * CHAR_BIT / 2);
+    if ((a >= half || b >= half) && a != 0 && b > SIZE_MAX / a)
+        return 1;
+    *product = a * b;
+    return 0;
+}
 /* Non-zero when a + b overflows size_t; otherwise *sum = a + b. */
-int mlp_add_overflows(size_t a, size_t b, size_t *sum);
+static inline int mlp_add_overflows(size_t a, size_t b, size_t *sum)
+{
+    if (b > SIZE_MAX - a)
+        return 1;
+    *sum = a + b;
+    return 0;
+}
 /* Allocates count floats, refusing counts whose byte size overflows. */
 float *mlp_alloc_floats(size_t count);
 

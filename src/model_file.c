@@ -182,6 +182,7 @@ static bool shape_begin(model_shape *shape, const unsigned char *head, size_t to
     shape->n_layers = (size_t)n_layers;
     shape->layers_seen = 0;
     shape->width = shape->n_inputs;
+    shape->last_act = MLP_IDENTITY; /* read only after a layer is seen */
     shape->n_params = 0;
     return true;
 }
