@@ -70,6 +70,7 @@ typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
 typedef struct options {
     size_t threads;
     size_t iters, warmup, rounds; /* 0: the workload's default */
+    size_t batch;                 /* 0: the workload's own */
     const char *only;             /* NULL: every workload */
     out_format format;
     bool no_limit;
@@ -747,6 +748,7 @@ static void usage(FILE *to)
         "  --rounds N    timed rounds, library and limit alternating; the fastest\n"
         "                round of each counts (default 5)\n"
         "  --workload W  run only W (default: all, smallest first)\n"
+        "  --batch N     rows per step for digits-size and large (xor stays at 1)\n"
         "  --no-limit    time the library only and allocate no limit buffers, so that\n"
         "                memory measured from outside is the library's plus the\n"
         "                process baseline (OpenBLAS is then not warmed first)\n"
@@ -780,6 +782,8 @@ static options parse_options(int argc, char **argv)
             o.warmup = parse_count(arg, next), k++;
         else if (strcmp(arg, "--rounds") == 0)
             o.rounds = parse_count(arg, next), k++;
+        else if (strcmp(arg, "--batch") == 0)
+            o.batch = parse_count(arg, next), k++;
         else if (strcmp(arg, "--workload") == 0 && next)
             o.only = next, k++;
         else if (strcmp(arg, "--csv") == 0)
@@ -818,11 +822,18 @@ int main(int argc, char **argv)
         layer_sweep();
         return 0;
     }
+    /* copies, so --batch can change the batch of the mini-batch workloads */
+    workload chosen[n_workloads];
     result results[n_workloads];
     size_t n = 0;
     for (size_t k = 0; k < n_workloads; k++)
-        if (!o.only || strcmp(o.only, workloads[k].name) == 0)
-            results[n++] = run_workload(&workloads[k], &o);
+        if (!o.only || strcmp(o.only, workloads[k].name) == 0) {
+            chosen[n] = workloads[k];
+            if (o.batch && chosen[n].loss != MLP_MSE) /* xor stays per-sample */
+                chosen[n].batch = o.batch;
+            results[n] = run_workload(&chosen[n], &o);
+            n++;
+        }
     if (n == 0) {
         fprintf(stderr, "mlp_bench: unknown workload '%s'\n", o.only);
         return 2;
