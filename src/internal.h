@@ -178,7 +178,9 @@ typedef struct mlp_layer {
  * inputs): the general one, the matrix core followed by one pass for b and g,
  * and the tiny one, a single fused loop nest for layers where passes, calls
  * and loop set-ups cost more than the arithmetic. The inline functions below
- * choose. */
+ * choose. The tiny path writes its outputs while it still reads its inputs,
+ * so no output buffer may overlap an input one (the general path allows A to
+ * overwrite A_prev, which mlp_infer's two buffers rely on). */
 
 /* Whether a layer takes the tiny path: at most 64 multiply-adds per product
  * (m n_in n_out), measured with `mlp_bench --layer-sweep` (bench/README.md). */
