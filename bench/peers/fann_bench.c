@@ -159,7 +159,9 @@ static void usage(FILE *to)
     fprintf(to, "usage: fann_bench [--workload xor|digits-size|large] [--samples N] "
                 "[--rounds N] [--csv]\n"
                 "  --samples N  sample-updates per timed round (default per workload:\n"
-                "               xor 400000, digits-size 20000, large 300)\n"
+                "               xor 400000, digits-size 20000, large 300); --iters N\n"
+                "               is the same, as in mlp_bench and torch_bench.py, since\n"
+                "               a FANN step is one sample\n"
                 "  --rounds N   timed rounds, the fastest counts (default 5)\n");
 }
 
@@ -172,7 +174,8 @@ int main(int argc, char **argv)
         const char *next = k + 1 < argc ? argv[k + 1] : NULL;
         if (strcmp(argv[k], "--workload") == 0 && next)
             only = next, k++;
-        else if (strcmp(argv[k], "--samples") == 0 && next && atoll(next) > 0)
+        else if ((strcmp(argv[k], "--samples") == 0 || strcmp(argv[k], "--iters") == 0) &&
+                 next && atoll(next) > 0)
             samples = (size_t)atoll(next), k++;
         else if (strcmp(argv[k], "--rounds") == 0 && next && atoi(next) > 0)
             rounds = atoi(next), k++;
