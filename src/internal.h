@@ -72,7 +72,10 @@ bool mlp_all_finite(const float *x, size_t count);
 /* Whether x is finite and above 0 (learning rates, norms, scales). */
 bool mlp_positive_finite(float x);
 /* Largest dimension the BLAS interface (int) accepts. */
-size_t mlp_gemm_max_dim(void);
+static inline size_t mlp_gemm_max_dim(void)
+{
+    return (size_t)INT_MAX;
+}
 /* The two paths mlp_matmul chooses between, same contract: plain loops, used
  * when M * N * K is at most mlp_matmul_loop_limit(op), and cblas_sgemm.
  * Exposed so tests can run both on the same inputs. */
@@ -152,21 +155,37 @@ bool mlp_row_correct(const float *p, const float *y, size_t k);
 
 /* ---- loss.c ---- */
 bool mlp_loss_valid(mlp_loss loss);
-/* Whether the output activation and loss pair is differentiated exactly. */
-bool mlp_loss_accepts(mlp_loss loss, mlp_activation output_act);
-/* Checks targets Y (m x n) for the loss's domain. */
+/* Whether the output activation and loss pair is differentiated exactly:
+ * only pairs whose delta is exact and whose loss cannot take a log of 0 are
+ * accepted, BCE needs outputs in (0,1), cross-entropy a distribution. Inline,
+ * as every training step asks. */
+static inline bool mlp_loss_accepts(mlp_loss loss, mlp_activation output_act)
+{
+    switch (loss) {
+    case MLP_MSE:
+        return output_act != MLP_SOFTMAX;
+    case MLP_BCE:
+        return output_act == MLP_SIGMOID;
+    case MLP_CROSS_ENTROPY:
+        return output_act == MLP_SOFTMAX;
+    }
+    return false;
+}
+/* Checks targets Y (m x n) for the loss's domain; m n must not overflow. */
 mlp_status mlp_loss_check_targets(mlp_loss loss, const float *Y, size_t m, size_t n);
 /* The batch-mean loss C of outputs (Z, A) against Y, accumulated in double. */
 double mlp_loss_compute(mlp_loss loss, mlp_activation output_act, const float *Z,
                         const float *A, const float *Y, size_t m, size_t n);
-/* The output layer's Delta^(L) = dC/dZ^(L), fused where SPEC.md says so. */
-void mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
-                    const float *A, const float *Y, size_t m, size_t n, float *delta);
+/* The output layer's Delta^(L) = dC/dZ^(L), fused where SPEC.md says so;
+ * returns C, the value mlp_loss_compute gives. */
+double mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
+                      const float *A, const float *Y, size_t m, size_t n, float *delta);
 
 /* ---- layer.c: one dense layer, every buffer named. ---- */
 typedef struct mlp_layer {
     size_t n_in, n_out;
     mlp_activation act;
+    size_t tiny_rows;     /* mlp_dense_tiny_rows(n_in, n_out), fixed */
     size_t offset;        /* W starts at params + offset, b follows W */
     float *W, *b;         /* views into net->params */
     float *dW, *db;       /* views into net->grads, same layout */
@@ -177,9 +196,10 @@ typedef struct mlp_layer {
  * computing the same sums in the same order (tests compare them on the same
  * inputs): the general one, the matrix core followed by one pass for b and g,
  * and the tiny one, a single fused loop nest for layers where passes, calls
- * and loop set-ups cost more than the arithmetic. The inline functions below
- * choose. The tiny path writes its outputs while it still reads its inputs,
- * so no output buffer may overlap an input one (the general path allows A to
+ * and loop set-ups cost more than the arithmetic. network.c chooses, layer by
+ * layer, with the limit each layer stores (the tiny path is never used for
+ * a softmax layer's forward pass). The tiny path writes its outputs while it still reads
+ * its inputs, so no output buffer may overlap an input one (the general path allows A to
  * overwrite A_prev, which mlp_infer's two buffers rely on). */
 
 /* Whether a layer takes the tiny path: at most 64 multiply-adds per product
@@ -189,6 +209,13 @@ static inline bool mlp_dense_is_tiny(size_t m, size_t n_in, size_t n_out)
     const size_t limit = 64;
     return m <= limit && n_in <= limit && n_out <= limit && m * n_in * n_out <= limit;
 }
+/* The largest batch m at which an n_in -> n_out layer is tiny (0: none), so
+ * that a training step decides with one comparison per layer: m is at most
+ * this exactly when mlp_dense_is_tiny(m, n_in, n_out). */
+static inline size_t mlp_dense_tiny_rows(size_t n_in, size_t n_out)
+{
+    return mlp_dense_is_tiny(1, n_in, n_out) ? 64 / (n_in * n_out) : 0;
+}
 
 /* Z = A_prev W^T + 1 b^T, A = g(Z). The tiny path is not for softmax. */
 void mlp_dense_forward_general(float *Z, float *A, const float *A_prev, const float *W,
@@ -197,15 +224,6 @@ void mlp_dense_forward_general(float *Z, float *A, const float *A_prev, const fl
 void mlp_dense_forward_tiny(float *Z, float *A, const float *A_prev, const float *W,
                             const float *b, size_t m, size_t n_in, size_t n_out,
                             mlp_activation act);
-static inline void mlp_dense_forward(float *Z, float *A, const float *A_prev,
-                                     const float *W, const float *b, size_t m,
-                                     size_t n_in, size_t n_out, mlp_activation act)
-{
-    if (act != MLP_SOFTMAX && mlp_dense_is_tiny(m, n_in, n_out))
-        mlp_dense_forward_tiny(Z, A, A_prev, W, b, m, n_in, n_out, act);
-    else
-        mlp_dense_forward_general(Z, A, A_prev, W, b, m, n_in, n_out, act);
-}
 
 /* dW = delta^T A_prev, db = column sums of delta. */
 void mlp_dense_backward_params_general(float *dW, float *db, const float *delta,
@@ -214,15 +232,6 @@ void mlp_dense_backward_params_general(float *dW, float *db, const float *delta,
 void mlp_dense_backward_params_tiny(float *dW, float *db, const float *delta,
                                     const float *A_prev, size_t m, size_t n_in,
                                     size_t n_out);
-static inline void mlp_dense_backward_params(float *dW, float *db, const float *delta,
-                                             const float *A_prev, size_t m, size_t n_in,
-                                             size_t n_out)
-{
-    if (mlp_dense_is_tiny(m, n_in, n_out))
-        mlp_dense_backward_params_tiny(dW, db, delta, A_prev, m, n_in, n_out);
-    else
-        mlp_dense_backward_params_general(dW, db, delta, A_prev, m, n_in, n_out);
-}
 
 /* delta_prev = (delta W) (.) g'(Z_prev), the previous layer's delta. */
 void mlp_dense_backward_input_general(float *delta_prev, const float *delta,
@@ -233,18 +242,6 @@ void mlp_dense_backward_input_tiny(float *delta_prev, const float *delta, const 
                                    const float *Z_prev, const float *A_prev,
                                    mlp_activation act_prev, size_t m, size_t n_in,
                                    size_t n_out);
-static inline void mlp_dense_backward_input(float *delta_prev, const float *delta,
-                                            const float *W, const float *Z_prev,
-                                            const float *A_prev, mlp_activation act_prev,
-                                            size_t m, size_t n_in, size_t n_out)
-{
-    if (mlp_dense_is_tiny(m, n_in, n_out))
-        mlp_dense_backward_input_tiny(delta_prev, delta, W, Z_prev, A_prev, act_prev, m,
-                                      n_in, n_out);
-    else
-        mlp_dense_backward_input_general(delta_prev, delta, W, Z_prev, A_prev, act_prev,
-                                         m, n_in, n_out);
-}
 
 /* ---- network.c ---- */
 struct mlp_net {
@@ -266,7 +263,13 @@ struct mlp_net {
 
 /* Checks that the network can be trained: layers present, output
  * activation accepted by the loss. */
-mlp_status mlp_net_check_trainable(const mlp_net *net);
+static inline mlp_status mlp_net_check_trainable(const mlp_net *net)
+{
+    if (net->n_layers == 0 ||
+        !mlp_loss_accepts(net->loss, net->layers[net->n_layers - 1].act))
+        return MLP_ERR_ARG;
+    return MLP_OK;
+}
 /* mlp_net_add_dense for count layers at once (n_outputs[k] units with
  * activation acts[k]), with one allocation of each block: the same checks,
  * statuses and weights as count calls, in time linear in the network's size.

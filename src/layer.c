@@ -8,7 +8,8 @@
  * such as those of an XOR net trained one sample at a time, do everything in
  * one loop nest instead: there the passes, calls and loop set-ups cost more
  * than the arithmetic. Their loops are compiled once for each input width
- * n_in of 1 to 4, so the innermost loops become straight-line code.
+ * n_in of 1 to 4, so the innermost loops become straight-line code, and
+ * those that apply g or g' once for each activation.
  */
 #include "internal.h"
 
@@ -32,9 +33,10 @@ static inline void tiny_forward_k(float *restrict Z, float *restrict A,
         }
 }
 
-void mlp_dense_forward_tiny(float *Z, float *A, const float *A_prev, const float *W,
-                            const float *b, size_t m, size_t n_in, size_t n_out,
-                            mlp_activation act)
+/* The forward kernel compiled for input widths 1 to 4, act as given. */
+static inline void tiny_forward_width(float *Z, float *A, const float *A_prev,
+                                      const float *W, const float *b, size_t m,
+                                      size_t n_in, size_t n_out, mlp_activation act)
 {
     switch (n_in) {
     case 1:
@@ -51,6 +53,31 @@ void mlp_dense_forward_tiny(float *Z, float *A, const float *A_prev, const float
         break;
     default:
         tiny_forward_k(Z, A, A_prev, W, b, m, n_in, n_out, act);
+        break;
+    }
+}
+
+/* Compiled once per activation as well, so no copy decides g per entry. */
+void mlp_dense_forward_tiny(float *Z, float *A, const float *A_prev, const float *W,
+                            const float *b, size_t m, size_t n_in, size_t n_out,
+                            mlp_activation act)
+{
+    switch (act) {
+    case MLP_SIGMOID:
+        tiny_forward_width(Z, A, A_prev, W, b, m, n_in, n_out, MLP_SIGMOID);
+        break;
+    case MLP_TANH:
+        tiny_forward_width(Z, A, A_prev, W, b, m, n_in, n_out, MLP_TANH);
+        break;
+    case MLP_RELU:
+        tiny_forward_width(Z, A, A_prev, W, b, m, n_in, n_out, MLP_RELU);
+        break;
+    case MLP_LEAKY_RELU:
+        tiny_forward_width(Z, A, A_prev, W, b, m, n_in, n_out, MLP_LEAKY_RELU);
+        break;
+    case MLP_IDENTITY:
+    case MLP_SOFTMAX: /* never here: softmax takes the general path */
+        tiny_forward_width(Z, A, A_prev, W, b, m, n_in, n_out, MLP_IDENTITY);
         break;
     }
 }
@@ -122,10 +149,11 @@ tiny_backward_input_k(float *restrict delta_prev, const float *restrict delta,
     }
 }
 
-void mlp_dense_backward_input_tiny(float *delta_prev, const float *delta, const float *W,
-                                   const float *Z_prev, const float *A_prev,
-                                   mlp_activation act_prev, size_t m, size_t n_in,
-                                   size_t n_out)
+/* The input-delta kernel compiled for input widths 1 to 4. */
+static inline void tiny_backward_input_width(float *delta_prev, const float *delta,
+                                             const float *W, const float *Z_prev,
+                                             const float *A_prev, mlp_activation act_prev,
+                                             size_t m, size_t n_in, size_t n_out)
 {
     switch (n_in) {
     case 1:
@@ -147,6 +175,37 @@ void mlp_dense_backward_input_tiny(float *delta_prev, const float *delta, const 
     default:
         tiny_backward_input_k(delta_prev, delta, W, Z_prev, A_prev, act_prev, m, n_in,
                               n_out);
+        break;
+    }
+}
+
+/* Compiled once per activation of the previous layer as well. */
+void mlp_dense_backward_input_tiny(float *delta_prev, const float *delta, const float *W,
+                                   const float *Z_prev, const float *A_prev,
+                                   mlp_activation act_prev, size_t m, size_t n_in,
+                                   size_t n_out)
+{
+    switch (act_prev) {
+    case MLP_SIGMOID:
+        tiny_backward_input_width(delta_prev, delta, W, Z_prev, A_prev, MLP_SIGMOID, m,
+                                  n_in, n_out);
+        break;
+    case MLP_TANH:
+        tiny_backward_input_width(delta_prev, delta, W, Z_prev, A_prev, MLP_TANH, m, n_in,
+                                  n_out);
+        break;
+    case MLP_RELU:
+        tiny_backward_input_width(delta_prev, delta, W, Z_prev, A_prev, MLP_RELU, m, n_in,
+                                  n_out);
+        break;
+    case MLP_LEAKY_RELU:
+        tiny_backward_input_width(delta_prev, delta, W, Z_prev, A_prev, MLP_LEAKY_RELU, m,
+                                  n_in, n_out);
+        break;
+    case MLP_IDENTITY:
+    case MLP_SOFTMAX: /* never a hidden layer */
+        tiny_backward_input_width(delta_prev, delta, W, Z_prev, A_prev, MLP_IDENTITY, m,
+                                  n_in, n_out);
         break;
     }
 }

@@ -15,23 +15,10 @@ bool mlp_loss_valid(mlp_loss loss)
     return loss == MLP_MSE || loss == MLP_BCE || loss == MLP_CROSS_ENTROPY;
 }
 
-/* Only pairs whose delta is exact and whose loss cannot take a log of 0 are
- * accepted: BCE needs outputs in (0,1), cross-entropy a distribution. */
-bool mlp_loss_accepts(mlp_loss loss, mlp_activation output_act)
-{
-    switch (loss) {
-    case MLP_MSE:
-        return output_act != MLP_SOFTMAX;
-    case MLP_BCE:
-        return output_act == MLP_SIGMOID;
-    case MLP_CROSS_ENTROPY:
-        return output_act == MLP_SOFTMAX;
-    }
-    return false;
-}
-
 mlp_status mlp_loss_check_targets(mlp_loss loss, const float *Y, size_t m, size_t n)
 {
+    if (loss == MLP_MSE) /* any finite target */
+        return mlp_all_finite(Y, m * n) ? MLP_OK : MLP_ERR_ARG;
     for (size_t i = 0; i < m; i++) {
         const float *y = Y + i * n;
         double row_sum = 0.0;
@@ -112,11 +99,13 @@ double mlp_loss_compute(mlp_loss loss, mlp_activation output_act, const float *Z
     return NAN;
 }
 
-/* Sigmoid + BCE and softmax + cross-entropy collapse to (A - Y)/m; MSE is
- * dC/dA = (A - Y)/m followed by the general rule (.) g'(Z), in the same
- * pass. */
-void mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
-                    const float *A, const float *Y, size_t m, size_t n, float *delta)
+/* Delta^(L) = dC/dZ^(L) for the accepted pairs: sigmoid + BCE and softmax +
+ * cross-entropy collapse to (A - Y)/m; MSE is dC/dA = (A - Y)/m followed by
+ * the general rule (.) g'(Z). Returns C as mlp_loss_compute does; for MSE
+ * both come from the same pass, which is what a training step on a tiny
+ * network needs. */
+double mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
+                      const float *A, const float *Y, size_t m, size_t n, float *delta)
 {
     const float inv_m = 1.0f / (float)m;
     const size_t count = m * n;
@@ -124,11 +113,16 @@ void mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
     const float *restrict a = A;
     const float *restrict y = Y;
     float *restrict d = delta;
-    if (loss == MLP_MSE && output_act != MLP_IDENTITY) {
-        for (size_t k = 0; k < count; k++)
+    if (loss == MLP_MSE) {
+        double sum = 0.0;
+        for (size_t k = 0; k < count; k++) {
+            double diff = (double)a[k] - y[k];
+            sum += 0.5 * diff * diff;
             d[k] = mlp_activation_backprop(output_act, z[k], a[k], (a[k] - y[k]) * inv_m);
-        return;
+        }
+        return sum / (double)m;
     }
     for (size_t k = 0; k < count; k++)
         d[k] = (a[k] - y[k]) * inv_m;
+    return mlp_loss_compute(loss, output_act, Z, A, Y, m, n);
 }

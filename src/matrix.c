@@ -29,11 +29,6 @@ static size_t loop_limit(mlp_product op)
     return 0;
 }
 
-size_t mlp_gemm_max_dim(void)
-{
-    return (size_t)INT_MAX;
-}
-
 size_t mlp_matmul_loop_limit(mlp_product op)
 {
     return loop_limit(op);

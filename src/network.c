@@ -46,9 +46,15 @@ size_t mlp_net_inputs(const mlp_net *net)
     return net ? net->n_inputs : 0;
 }
 
+/* n_L of a network that has layers. */
+static size_t net_outputs(const mlp_net *net)
+{
+    return net->layers[net->n_layers - 1].n_out;
+}
+
 size_t mlp_net_outputs(const mlp_net *net)
 {
-    return net && net->n_layers ? net->layers[net->n_layers - 1].n_out : 0;
+    return net && net->n_layers ? net_outputs(net) : 0;
 }
 
 size_t mlp_net_param_count(const mlp_net *net)
@@ -195,7 +201,11 @@ mlp_status mlp_net_add_layers(mlp_net *net, size_t count, const size_t *n_output
     for (size_t k = 0; k < count; k++) {
         size_t n_out = n_outputs[k], w_count = n_out * n_in;
         layers[net->n_layers + k] =
-            (mlp_layer){.n_in = n_in, .n_out = n_out, .act = acts[k], .offset = offset};
+            (mlp_layer){.n_in = n_in,
+                        .n_out = n_out,
+                        .act = acts[k],
+                        .tiny_rows = mlp_dense_tiny_rows(n_in, n_out),
+                        .offset = offset};
         init_params(&net->rng, params + offset, params + offset + w_count, n_out, n_in,
                     acts[k]);
         offset += w_count + n_out;
@@ -277,15 +287,6 @@ mlp_status mlp_layer_cache(const mlp_net *net, size_t layer, const float **Z,
     return MLP_OK;
 }
 
-mlp_status mlp_net_check_trainable(const mlp_net *net)
-{
-    if (net->n_layers == 0)
-        return MLP_ERR_ARG;
-    if (!mlp_loss_accepts(net->loss, net->layers[net->n_layers - 1].act))
-        return MLP_ERR_ARG;
-    return MLP_OK;
-}
-
 /* Grows the work block to hold m rows. Batches no larger than any earlier
  * one reuse it, so a training loop allocates only on its first step. */
 static mlp_status reserve_batch(mlp_net *net, size_t m)
@@ -332,7 +333,12 @@ static const float *forward_pass(mlp_net *net, const float *X, size_t m)
     const float *A_prev = X;
     for (size_t l = 0; l < net->n_layers; l++) {
         mlp_layer *L = &net->layers[l];
-        mlp_dense_forward(L->Z, L->A, A_prev, L->W, L->b, m, L->n_in, L->n_out, L->act);
+        if (m <= L->tiny_rows && L->act != MLP_SOFTMAX)
+            mlp_dense_forward_tiny(L->Z, L->A, A_prev, L->W, L->b, m, L->n_in, L->n_out,
+                                   L->act);
+        else
+            mlp_dense_forward_general(L->Z, L->A, A_prev, L->W, L->b, m, L->n_in,
+                                      L->n_out, L->act);
         A_prev = L->A;
     }
     net->X = X;
@@ -353,14 +359,19 @@ mlp_status mlp_forward(mlp_net *net, const float *X, size_t m, const float **out
     return status;
 }
 
+/* Finite in double is not enough: callers receive the loss as a float. */
+static bool loss_is_finite(double loss)
+{
+    return isfinite((float)loss);
+}
+
 /* The batch-mean loss of the cached batch against targets Y already
  * checked; MLP_ERR_NUMERIC when it is not a finite float. */
 static mlp_status cached_loss(const mlp_net *net, const float *Y, double *loss)
 {
     const mlp_layer *out = &net->layers[net->n_layers - 1];
     *loss = mlp_loss_compute(net->loss, out->act, out->Z, out->A, Y, net->m, out->n_out);
-    /* finite in double is not enough: callers receive it as a float */
-    return isfinite((float)*loss) ? MLP_OK : MLP_ERR_NUMERIC;
+    return loss_is_finite(*loss) ? MLP_OK : MLP_ERR_NUMERIC;
 }
 
 /* The loss of the cached batch, after checking that Y is a valid target. */
@@ -370,8 +381,7 @@ static mlp_status batch_loss(const mlp_net *net, const float *Y, double *loss)
         return MLP_ERR_ARG;
     if (net->m == 0)
         return MLP_ERR_STATE;
-    mlp_status status =
-        mlp_loss_check_targets(net->loss, Y, net->m, mlp_net_outputs(net));
+    mlp_status status = mlp_loss_check_targets(net->loss, Y, net->m, net_outputs(net));
     return status == MLP_OK ? cached_loss(net, Y, loss) : status;
 }
 
@@ -384,49 +394,69 @@ mlp_status mlp_loss_value(const mlp_net *net, const float *Y, float *loss)
     return status;
 }
 
-/* The backward pass proper, after the loss of the cached batch was found
- * finite: Delta^(L) from the loss, then each layer's dW, db and the delta
- * of the layer before it. */
-static void backward_pass(mlp_net *net, const float *Y)
+/* The backward pass below the output layer, whose Delta^(L) is in place:
+ * each layer's dW, db and the delta of the layer before it. */
+static void backward_layers(mlp_net *net)
 {
     const size_t m = net->m;
-    mlp_layer *out = &net->layers[net->n_layers - 1];
-    mlp_loss_delta(net->loss, out->act, out->Z, out->A, Y, m, out->n_out, out->delta);
     for (size_t l = net->n_layers; l-- > 0;) {
         mlp_layer *L = &net->layers[l];
         const float *A_prev = l > 0 ? net->layers[l - 1].A : net->X;
-        mlp_dense_backward_params(L->dW, L->db, L->delta, A_prev, m, L->n_in, L->n_out);
-        if (l > 0) {
-            mlp_layer *P = &net->layers[l - 1];
-            mlp_dense_backward_input(P->delta, L->delta, L->W, P->Z, P->A, P->act, m,
-                                     L->n_in, L->n_out);
-        }
+        const bool tiny = m <= L->tiny_rows;
+        if (tiny)
+            mlp_dense_backward_params_tiny(L->dW, L->db, L->delta, A_prev, m, L->n_in,
+                                           L->n_out);
+        else
+            mlp_dense_backward_params_general(L->dW, L->db, L->delta, A_prev, m, L->n_in,
+                                              L->n_out);
+        if (l == 0)
+            break;
+        mlp_layer *P = &net->layers[l - 1];
+        if (tiny)
+            mlp_dense_backward_input_tiny(P->delta, L->delta, L->W, P->Z, P->A, P->act, m,
+                                          L->n_in, L->n_out);
+        else
+            mlp_dense_backward_input_general(P->delta, L->delta, L->W, P->Z, P->A, P->act,
+                                             m, L->n_in, L->n_out);
     }
     net->has_delta = true;
     net->has_grads = true;
 }
 
+/* Delta^(L) of the cached batch against targets Y, returning its loss C. */
+static double output_delta(mlp_net *net, const float *Y)
+{
+    mlp_layer *out = &net->layers[net->n_layers - 1];
+    return mlp_loss_delta(net->loss, out->act, out->Z, out->A, Y, net->m, out->n_out,
+                          out->delta);
+}
+
+/* The loss is checked before Delta^(L) is written, so that a refused call
+ * leaves the deltas of an earlier backward pass as they were. */
 mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss)
 {
     double value;
     mlp_status status = batch_loss(net, Y, &value);
     if (status != MLP_OK)
         return status;
-    backward_pass(net, Y);
+    output_delta(net, Y);
+    backward_layers(net);
     if (loss)
         *loss = (float)value;
     return MLP_OK;
 }
 
 /* mlp_forward then mlp_backward, with X and Y both checked before anything
- * changes, so a bad target leaves even the cached batch as it was. */
+ * changes, so a bad target leaves even the cached batch as it was. The loss
+ * comes from the pass that writes Delta^(L): the forward pass has already
+ * made the old deltas stale. */
 mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y,
                                     size_t m, float *loss)
 {
     if (!Y)
         return MLP_ERR_ARG;
     mlp_status status = check_batch(net, X, m);
-    size_t n_out = status == MLP_OK ? mlp_net_outputs(net) : 0, count;
+    size_t n_out = status == MLP_OK ? net_outputs(net) : 0, count;
     if (status == MLP_OK && mlp_mul_overflows(m, n_out, &count))
         status = MLP_ERR_SHAPE; /* Y could not exist; reserve_batch would refuse too */
     if (status == MLP_OK)
@@ -436,11 +466,10 @@ mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y
     if (status != MLP_OK)
         return status;
     forward_pass(net, X, m);
-    double value;
-    status = cached_loss(net, Y, &value);
-    if (status != MLP_OK)
-        return status;
-    backward_pass(net, Y);
+    double value = output_delta(net, Y);
+    if (!loss_is_finite(value))
+        return MLP_ERR_NUMERIC;
+    backward_layers(net);
     if (loss)
         *loss = (float)value;
     return MLP_OK;

@@ -491,6 +491,75 @@ static void test_infinite_loss_keeps_grads_and_params(void **state)
     mlp_net_free(net);
 }
 
+/* ---- mlp_train_batch is mlp_forward, mlp_backward, mlp_optimizer_step ---- */
+
+/* One step both ways on two nets with the same seed: the loss reported and
+ * every parameter after the step are bit for bit the same. The training
+ * step takes its loss from the pass that writes Delta^(L); mlp_backward
+ * computes it before. */
+static void expect_train_batch_matches_calls(mlp_loss loss, mlp_activation out_act,
+                                             size_t m)
+{
+    const size_t n_in = 2, n_out = 3;
+    const size_t widths[] = {4, n_out};
+    const mlp_activation acts[] = {MLP_TANH, out_act};
+    mlp_net *a = make_net(n_in, loss, 11, 2, widths, acts);
+    mlp_net *b = make_net(n_in, loss, 11, 2, widths, acts);
+    float X[9 * 2], Y[9 * 3];
+    test_rng rng = {5};
+    test_fill_uniform(&rng, X, m * n_in, -2, 2);
+    test_fill_uniform(&rng, Y, m * n_out, 0.05, 0.95);
+    if (loss == MLP_CROSS_ENTROPY) /* rows of Y are distributions */
+        for (size_t i = 0; i < m; i++) {
+            float *y = Y + i * n_out;
+            float sum = y[0] + y[1];
+            y[0] /= sum;
+            y[1] /= sum;
+            y[2] = 0.0f;
+        }
+    mlp_optimizer *opt_a, *opt_b;
+    assert_int_equal(mlp_sgd_create(&opt_a, a, 0.1f, 0.9f, 0.0f), MLP_OK);
+    assert_int_equal(mlp_sgd_create(&opt_b, b, 0.1f, 0.9f, 0.0f), MLP_OK);
+    float loss_a = NAN, loss_b = NAN;
+    const float *out;
+    for (int step = 0; step < 3; step++) {
+        assert_int_equal(mlp_train_batch(a, opt_a, X, Y, m, &loss_a), MLP_OK);
+        assert_int_equal(mlp_forward(b, X, m, &out), MLP_OK);
+        assert_int_equal(mlp_backward(b, Y, &loss_b), MLP_OK);
+        assert_int_equal(mlp_optimizer_step(opt_b, b), MLP_OK);
+        assert_true(isfinite(loss_a));
+        assert_memory_equal(&loss_a, &loss_b, sizeof loss_a);
+    }
+    float *pa = snapshot_params(a), *pb = snapshot_params(b);
+    assert_memory_equal(pa, pb, mlp_net_param_count(a) * sizeof *pa);
+    free(pa);
+    free(pb);
+    mlp_optimizer_free(opt_a);
+    mlp_optimizer_free(opt_b);
+    mlp_net_free(a);
+    mlp_net_free(b);
+}
+
+/* Every accepted output/loss pair, one row (the tiny path) and nine. */
+static void test_train_batch_matches_separate_calls(void **state)
+{
+    (void)state;
+    static const struct {
+        mlp_loss loss;
+        mlp_activation act;
+    } pairs[] = {{MLP_MSE, MLP_IDENTITY},
+                 {MLP_MSE, MLP_SIGMOID},
+                 {MLP_MSE, MLP_TANH},
+                 {MLP_MSE, MLP_RELU},
+                 {MLP_MSE, MLP_LEAKY_RELU},
+                 {MLP_BCE, MLP_SIGMOID},
+                 {MLP_CROSS_ENTROPY, MLP_SOFTMAX}};
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        expect_train_batch_matches_calls(pairs[k].loss, pairs[k].act, 1);
+        expect_train_batch_matches_calls(pairs[k].loss, pairs[k].act, 9);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -512,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_failed_forward_keeps_cache),
         cmocka_unit_test(test_failed_backward_keeps_grads),
         cmocka_unit_test(test_infinite_loss_keeps_grads_and_params),
+        cmocka_unit_test(test_train_batch_matches_separate_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

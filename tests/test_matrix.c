@@ -230,12 +230,27 @@ static void test_tiny_layers_match_general(void **state)
     assert_false(mlp_dense_is_tiny((size_t)1 << 40, (size_t)1 << 40, 1));
 }
 
+/* A layer's stored limit, the largest tiny batch, gives the same answer as
+ * the rule it stands for, at every size around the limit. */
+static void test_tiny_rows_match_rule(void **state)
+{
+    (void)state;
+    for (size_t n_in = 1; n_in <= 70; n_in++)
+        for (size_t n_out = 1; n_out <= 70; n_out++) {
+            size_t rows = mlp_dense_tiny_rows(n_in, n_out);
+            for (size_t m = 1; m <= 70; m++)
+                assert_int_equal(m <= rows, mlp_dense_is_tiny(m, n_in, n_out));
+        }
+    assert_int_equal(mlp_dense_tiny_rows((size_t)1 << 40, 1), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_match_reference),
         cmocka_unit_test(test_dispatch_at_threshold),
         cmocka_unit_test(test_tiny_layers_match_general),
+        cmocka_unit_test(test_tiny_rows_match_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
