@@ -59,8 +59,8 @@ static inline void forward_rows(mlp_activation act, const float *restrict b,
         }
 }
 
-void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
-                            size_t m, size_t n)
+MLP_VECTOR_CLONES void mlp_activation_forward(mlp_activation act, const float *b,
+                                              float *Z, float *A, size_t m, size_t n)
 {
     switch (act) {
     case MLP_IDENTITY:
@@ -93,8 +93,9 @@ static inline void backward_entries(mlp_activation act, const float *restrict Z,
         delta[k] = mlp_activation_backprop(act, Z[k], A[k], delta[k]);
 }
 
-void mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
-                             float *delta, size_t m, size_t n)
+MLP_VECTOR_CLONES void mlp_activation_backward(mlp_activation act, const float *Z,
+                                               const float *A, float *delta, size_t m,
+                                               size_t n)
 {
     size_t count = m * n;
     switch (act) {

@@ -8,6 +8,7 @@
 
 #include "mlp.h"
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -41,6 +42,36 @@ static inline int mlp_add_overflows(size_t a, size_t b, size_t *sum)
 }
 /* Allocates count floats, refusing counts whose byte size overflows. */
 float *mlp_alloc_floats(size_t count);
+
+/* ---- Runtime choice of vector width. The library is compiled for the
+ * baseline instruction set of its target, so one libmlp.a runs on every
+ * x86-64 machine; the few element-wise loops that dominate a step after the
+ * matrix products (optimizer updates, activations, finiteness checks) are
+ * also compiled for AVX2, and the dynamic loader picks the copy the CPU can
+ * run, as OpenBLAS does for its kernels. Both copies do the same IEEE
+ * operations in the same order on each element (no FMA contraction, no
+ * reordered sums), so results are the same bits on either. Needs GCC or
+ * Clang's target_clones on x86-64 glibc (ifunc); elsewhere, or with
+ * MLP_NO_VECTOR_CLONES defined, there is only the baseline copy. A clone's
+ * loops must be in its own body or in static helpers it alone calls (which
+ * are inlined into it), or they stay at the baseline width. An attribute
+ * cannot be written as a function, hence the one macro. ---- */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute) &&             \
+    !defined(MLP_NO_VECTOR_CLONES)
+#if __has_attribute(target_clones)
+#define MLP_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef MLP_VECTOR_CLONES
+#define MLP_VECTOR_CLONES
+#endif
+
+/* Non-zero when x is NaN or infinite. A comparison rather than a call to
+ * isfinite, so that loops testing many values vectorize. */
+static inline int mlp_not_finite(float x)
+{
+    return !(fabsf(x) <= FLT_MAX);
+}
 
 /* ---- rng.c: xoshiro256** seeded with splitmix64, so a seed reproduces a
  * run bit for bit on every platform. ---- */

@@ -133,10 +133,23 @@ mlp_status mlp_set_threads(size_t n)
     return MLP_OK;
 }
 
+/* Every batch is checked, so whole blocks are tested with no exit inside
+ * one (their fixed-length loop vectorizes; a bad value still ends the scan
+ * at the end of its block), and the rest, all of a small batch, one value
+ * at a time. */
 bool mlp_all_finite(const float *x, size_t count)
 {
-    for (size_t k = 0; k < count; k++)
-        if (!isfinite(x[k]))
+    enum { block = 256 };
+    size_t k = 0;
+    for (; count - k >= block; k += block) {
+        int bad = 0;
+        for (size_t j = 0; j < block; j++)
+            bad |= mlp_not_finite(x[k + j]);
+        if (bad)
+            return false;
+    }
+    for (; k < count; k++)
+        if (mlp_not_finite(x[k]))
             return false;
     return true;
 }

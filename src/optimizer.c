@@ -126,13 +126,6 @@ float mlp_optimizer_lr(const mlp_optimizer *opt)
     return opt ? opt->learning_rate : 0.0f;
 }
 
-/* Non-zero when x is NaN or infinite. Written as a comparison, not a call
- * to isfinite, so the checking loops below vectorize. */
-static inline int not_finite(float x)
-{
-    return !(fabsf(x) <= FLT_MAX);
-}
-
 /* SGD's hyperparameters, copied out of the optimizer so the loops below
  * keep them in registers (stores through p could otherwise alias them). */
 typedef struct sgd_consts {
@@ -168,8 +161,8 @@ static inline int sgd_any_bad(sgd_consts c, bool nesterov, const float *restrict
     int bad = 0;
     for (size_t k = 0; k < n; k++) {
         float v_new;
-        bad |=
-            not_finite(sgd_update(c, nesterov, p[k], grad[k], v ? v[k] : 0.0f, &v_new));
+        bad |= mlp_not_finite(
+            sgd_update(c, nesterov, p[k], grad[k], v ? v[k] : 0.0f, &v_new));
     }
     return bad;
 }
@@ -189,7 +182,8 @@ static inline void sgd_apply(sgd_consts c, bool nesterov, float *restrict p,
  * reads only, so a bad step can be refused before anything changes. Checking
  * the new p alone is enough: p moves by lr times v_new (or g + mu v_new with
  * Nesterov), so a NaN or infinite v_new makes p_new NaN or infinite too. */
-static bool sgd_step_finite(const mlp_optimizer *opt, const float *p, const float *grad)
+static inline bool sgd_step_finite(const mlp_optimizer *opt, const float *p,
+                                   const float *grad)
 {
     const sgd_consts c = sgd_constants(opt);
     const float *v = opt->velocity;
@@ -201,7 +195,7 @@ static bool sgd_step_finite(const mlp_optimizer *opt, const float *p, const floa
     return !sgd_any_bad(c, false, p, grad, v, n);
 }
 
-static void sgd_step(mlp_optimizer *opt, float *p, const float *grad)
+static inline void sgd_step(mlp_optimizer *opt, float *p, const float *grad)
 {
     const sgd_consts c = sgd_constants(opt);
     float *v = opt->velocity;
@@ -248,8 +242,8 @@ static inline float adam_update(adam_consts c, float p, float grad, float m1, fl
            c.step_size * *m1_new / (sqrtf(*m2_new) / c.sqrt_bc2 + c.epsilon);
 }
 
-static bool adam_step_finite(const mlp_optimizer *opt, const float *restrict p,
-                             const float *restrict grad)
+static inline bool adam_step_finite(const mlp_optimizer *opt, const float *restrict p,
+                                    const float *restrict grad)
 {
     const adam_consts c = adam_constants(opt);
     const float *restrict m1 = opt->velocity;
@@ -258,12 +252,13 @@ static bool adam_step_finite(const mlp_optimizer *opt, const float *restrict p,
     for (size_t k = 0; k < opt->n_params; k++) {
         float m1_new, m2_new;
         float p_new = adam_update(c, p[k], grad[k], m1[k], m2[k], &m1_new, &m2_new);
-        bad |= not_finite(p_new) | not_finite(m1_new) | not_finite(m2_new);
+        bad |= mlp_not_finite(p_new) | mlp_not_finite(m1_new) | mlp_not_finite(m2_new);
     }
     return !bad;
 }
 
-static void adam_step(mlp_optimizer *opt, float *restrict p, const float *restrict grad)
+static inline void adam_step(mlp_optimizer *opt, float *restrict p,
+                             const float *restrict grad)
 {
     const adam_consts c = adam_constants(opt);
     float *restrict m1 = opt->velocity;
@@ -275,7 +270,21 @@ static void adam_step(mlp_optimizer *opt, float *restrict p, const float *restri
 /* A step that would make any parameter or optimizer state non-finite is
  * refused as a whole: checking first costs one read-only pass, and leaves
  * the last good parameters in place, as SPEC.md's "never silently NaN"
- * promise needs. */
+ * promise needs. Compiled for each vector width (MLP_VECTOR_CLONES). */
+static MLP_VECTOR_CLONES bool try_step(mlp_optimizer *opt, float *p, const float *grad)
+{
+    if (opt->kind == OPT_SGD) {
+        if (!sgd_step_finite(opt, p, grad))
+            return false;
+        sgd_step(opt, p, grad);
+    } else {
+        if (!adam_step_finite(opt, p, grad))
+            return false;
+        adam_step(opt, p, grad);
+    }
+    return true;
+}
+
 mlp_status mlp_optimizer_step(mlp_optimizer *opt, mlp_net *net)
 {
     if (!opt || !net)
@@ -284,14 +293,8 @@ mlp_status mlp_optimizer_step(mlp_optimizer *opt, mlp_net *net)
         return MLP_ERR_SHAPE;
     if (!net->has_grads)
         return MLP_ERR_STATE;
-    bool sgd = opt->kind == OPT_SGD;
-    if (sgd ? !sgd_step_finite(opt, net->params, net->grads)
-            : !adam_step_finite(opt, net->params, net->grads))
+    if (!try_step(opt, net->params, net->grads))
         return MLP_ERR_NUMERIC;
-    if (sgd)
-        sgd_step(opt, net->params, net->grads);
-    else
-        adam_step(opt, net->params, net->grads);
     opt->steps++;
     return MLP_OK;
 }
