@@ -59,8 +59,10 @@ static inline void forward_rows(mlp_activation act, const float *restrict b,
         }
 }
 
-MLP_VECTOR_CLONES void mlp_activation_forward(mlp_activation act, const float *b,
-                                              float *Z, float *A, size_t m, size_t n)
+/* mlp_activation_forward for each vector width (MLP_VECTOR_CLONES: clones
+ * are static, a wrapper exports them, as clang 14 links no other way). */
+static MLP_VECTOR_CLONES void forward_pass(mlp_activation act, const float *b, float *Z,
+                                           float *A, size_t m, size_t n)
 {
     switch (act) {
     case MLP_IDENTITY:
@@ -93,9 +95,10 @@ static inline void backward_entries(mlp_activation act, const float *restrict Z,
         delta[k] = mlp_activation_backprop(act, Z[k], A[k], delta[k]);
 }
 
-MLP_VECTOR_CLONES void mlp_activation_backward(mlp_activation act, const float *Z,
-                                               const float *A, float *delta, size_t m,
-                                               size_t n)
+/* mlp_activation_backward for each vector width. */
+static MLP_VECTOR_CLONES void backward_pass(mlp_activation act, const float *Z,
+                                            const float *A, float *delta, size_t m,
+                                            size_t n)
 {
     size_t count = m * n;
     switch (act) {
@@ -115,4 +118,16 @@ MLP_VECTOR_CLONES void mlp_activation_backward(mlp_activation act, const float *
         backward_entries(MLP_LEAKY_RELU, Z, A, delta, count);
         break;
     }
+}
+
+void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
+                            size_t m, size_t n)
+{
+    forward_pass(act, b, Z, A, m, n);
+}
+
+void mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
+                             float *delta, size_t m, size_t n)
+{
+    backward_pass(act, Z, A, delta, m, n);
 }

@@ -45,17 +45,27 @@ float *mlp_alloc_floats(size_t count);
 
 /* ---- Runtime choice of vector width. The library is compiled for the
  * baseline instruction set of its target, so one libmlp.a runs on every
- * x86-64 machine; the few element-wise loops that dominate a step after the
- * matrix products (optimizer updates, activations, finiteness checks) are
+ * x86-64 machine; the element-wise loops that dominate a step after the
+ * matrix products (the optimizer updates and the activation passes) are
  * also compiled for AVX2, and the dynamic loader picks the copy the CPU can
  * run, as OpenBLAS does for its kernels. Both copies do the same IEEE
  * operations in the same order on each element (no FMA contraction, no
- * reordered sums), so results are the same bits on either. Needs GCC or
- * Clang's target_clones on x86-64 glibc (ifunc); elsewhere, or with
- * MLP_NO_VECTOR_CLONES defined, there is only the baseline copy. A clone's
- * loops must be in its own body or in static helpers it alone calls (which
- * are inlined into it), or they stay at the baseline width. An attribute
- * cannot be written as a function, hence the one macro. ---- */
+ * reordered sums), so results are the same bits on either (the test
+ * clone_parity checks). Needs GCC or Clang's target_clones on x86-64 glibc
+ * (ifunc); elsewhere, or with MLP_NO_VECTOR_CLONES defined, there is only
+ * the baseline copy. Cloned functions are static (clang 14 cannot link a
+ * call to an extern one from another file), and their loops must be in
+ * their own body or in static helpers that only they call, which are
+ * inlined into each copy. Under ThreadSanitizer there are no clones: the
+ * loader runs the choosing function before the sanitizer's runtime is
+ * ready. An attribute cannot be written as a function, hence the macro. */
+#if defined(__SANITIZE_THREAD__) /* GCC's ThreadSanitizer */
+#define MLP_NO_VECTOR_CLONES
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MLP_NO_VECTOR_CLONES
+#endif
+#endif
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute) &&             \
     !defined(MLP_NO_VECTOR_CLONES)
 #if __has_attribute(target_clones)
