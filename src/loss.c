@@ -54,20 +54,22 @@ static double bce_sum(const float *Z, const float *Y, size_t count)
     return sum;
 }
 
-/* Cross-entropy from the logits: log a_j = z_j - max - log sum_k e^(z_k - max). */
-static double cross_entropy_sum(const float *Z, const float *Y, size_t m, size_t n)
+/* Cross-entropy from the logits: log a_j = z_j - log_norm, where log_norm =
+ * max + log sum_k e^(z_k - max). The softmax pass has made a_top =
+ * 1 / sum_k e^(z_k - max) for the row's largest z_top, so log_norm =
+ * z_top - log a_top: one log per row instead of n exponentials, finite
+ * because a_top >= 1/n, and off from the exact sum by a float rounding. */
+static double cross_entropy_sum(const float *Z, const float *A, const float *Y, size_t m,
+                                size_t n)
 {
     double sum = 0.0;
     for (size_t i = 0; i < m; i++) {
         const float *z = Z + i * n;
         const float *y = Y + i * n;
-        double max = z[0];
+        size_t top = 0;
         for (size_t j = 1; j < n; j++)
-            max = z[j] > max ? z[j] : max;
-        double exp_sum = 0.0;
-        for (size_t j = 0; j < n; j++)
-            exp_sum += exp(z[j] - max);
-        double log_norm = max + log(exp_sum);
+            top = z[j] > z[top] ? j : top;
+        double log_norm = z[top] - log(A[i * n + top]);
         for (size_t j = 0; j < n; j++)
             sum -= y[j] * (z[j] - log_norm);
     }
@@ -94,7 +96,7 @@ double mlp_loss_compute(mlp_loss loss, mlp_activation output_act, const float *Z
     case MLP_BCE:
         return bce_sum(Z, Y, m * n) / (double)m;
     case MLP_CROSS_ENTROPY:
-        return cross_entropy_sum(Z, Y, m, n) / (double)m;
+        return cross_entropy_sum(Z, A, Y, m, n) / (double)m;
     }
     return NAN;
 }

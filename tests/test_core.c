@@ -560,6 +560,48 @@ static void test_train_batch_matches_separate_calls(void **state)
     }
 }
 
+/* ---- saturated outputs: SPEC.md's logs that cannot produce -inf ---- */
+
+/* One dense layer 1 -> n with the given weights, no bias, on x = 1: the
+ * logits are the weights. Returns the loss against y. */
+static float saturated_loss(mlp_loss loss, mlp_activation act, const float *W, size_t n,
+                            const float *y)
+{
+    mlp_net *net = NULL;
+    assert_int_equal(mlp_net_create(&net, 1, loss, 1), MLP_OK);
+    assert_int_equal(mlp_net_add_dense(net, n, act), MLP_OK);
+    float *w, *b;
+    assert_int_equal(mlp_layer_params(net, 0, &w, &b, NULL, NULL), MLP_OK);
+    memcpy(w, W, n * sizeof *w);
+    memset(b, 0, n * sizeof *b);
+    const float x = 1.0f;
+    const float *out;
+    float value = NAN;
+    assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
+    assert_int_equal(mlp_loss_value(net, y, &value), MLP_OK);
+    mlp_net_free(net);
+    return value;
+}
+
+/* Outputs that round to 0 or 1 still give the exact, finite loss: softmax
+ * with logits 100, 0, -100 (the last probability underflows to 0), and a
+ * sigmoid at 100 (rounds to 1). */
+static void test_saturated_outputs_keep_exact_loss(void **state)
+{
+    (void)state;
+    const float logits[3] = {100.0f, 0.0f, -100.0f};
+    const float last[3] = {0, 0, 1}, middle[3] = {0, 1, 0}, first[3] = {1, 0, 0};
+    assert_float_equal(saturated_loss(MLP_CROSS_ENTROPY, MLP_SOFTMAX, logits, 3, last),
+                       200.0f, 1e-3f);
+    assert_float_equal(saturated_loss(MLP_CROSS_ENTROPY, MLP_SOFTMAX, logits, 3, middle),
+                       100.0f, 1e-3f);
+    assert_float_equal(saturated_loss(MLP_CROSS_ENTROPY, MLP_SOFTMAX, logits, 3, first),
+                       0.0f, 1e-6f);
+    const float z = 100.0f, zero = 0.0f, one = 1.0f;
+    assert_float_equal(saturated_loss(MLP_BCE, MLP_SIGMOID, &z, 1, &zero), 100.0f, 1e-3f);
+    assert_float_equal(saturated_loss(MLP_BCE, MLP_SIGMOID, &z, 1, &one), 0.0f, 1e-6f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -582,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_failed_backward_keeps_grads),
         cmocka_unit_test(test_infinite_loss_keeps_grads_and_params),
         cmocka_unit_test(test_train_batch_matches_separate_calls),
+        cmocka_unit_test(test_saturated_outputs_keep_exact_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
