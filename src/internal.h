@@ -239,9 +239,10 @@ typedef struct mlp_layer {
  * and the tiny one, a single fused loop nest for layers where passes, calls
  * and loop set-ups cost more than the arithmetic. network.c chooses, layer by
  * layer, with the limit each layer stores (the tiny path is never used for
- * a softmax layer's forward pass). The tiny path writes its outputs while it still reads
- * its inputs, so no output buffer may overlap an input one (the general path allows A to
- * overwrite A_prev, which mlp_infer's two buffers rely on). */
+ * a softmax layer's forward pass). The tiny path writes its outputs while
+ * it still reads its inputs, so no output buffer may overlap an input one
+ * (the general path allows A to overwrite A_prev, which mlp_infer's two
+ * buffers rely on). */
 
 /* Whether a layer takes the tiny path: at most 64 multiply-adds per product
  * (m n_in n_out), measured with `mlp_bench --layer-sweep` (bench/README.md). */

@@ -432,7 +432,8 @@ static double output_delta(mlp_net *net, const float *Y)
 }
 
 /* The loss is checked before Delta^(L) is written, so that a refused call
- * leaves the deltas of an earlier backward pass as they were. */
+ * leaves the deltas of an earlier backward pass as they were; the pass that
+ * writes Delta^(L) computes it again, which mlp_train_batch does not. */
 mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss)
 {
     double value;
