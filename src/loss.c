@@ -69,7 +69,7 @@ static double cross_entropy_sum(const float *Z, const float *A, const float *Y, 
         size_t top = 0;
         for (size_t j = 1; j < n; j++)
             top = z[j] > z[top] ? j : top;
-        double log_norm = z[top] - log(A[i * n + top]);
+        double log_norm = z[top] - log((double)A[i * n + top]);
         for (size_t j = 0; j < n; j++)
             sum -= y[j] * (z[j] - log_norm);
     }
