@@ -611,7 +611,7 @@ static void sweep_one(const char *what, mlp_product op, size_t M, size_t N, size
     double blas = time_matmul(mlp_matmul_blas, op, M, N, K, A, B, C);
     printf("%-16s %-4s %5zu %5zu %5zu %9zu %10.1f %10.1f %7.2f %s\n", what,
            product_name(op), M, N, K, M * N * K, loops, blas, blas / loops,
-           M * N * K <= mlp_matmul_loop_limit(op) ? "loops" : "blas");
+           mlp_matmul_uses_loops(op, M, N, K) ? "loops" : "blas");
     free(A);
     free(B);
     free(C);
@@ -647,6 +647,16 @@ static void gemm_sweep(void)
         sweep_one("batch 1", MLP_AB_T, 1, n, n);
         sweep_one("batch 1", MLP_A_TB, n, n, 1);
         sweep_one("batch 1", MLP_AB, 1, n, n);
+    }
+    /* the three products of layers with 1-4 inputs (m, n_in, n_out) */
+    static const size_t narrow[][3] = {{32, 1, 16}, {32, 1, 64}, {256, 1, 64},
+                                       {32, 2, 16}, {32, 2, 64}, {128, 2, 64},
+                                       {32, 3, 16}, {32, 4, 16}, {32, 4, 64}};
+    for (size_t k = 0; k < sizeof narrow / sizeof narrow[0]; k++) {
+        size_t m = narrow[k][0], n_in = narrow[k][1], n_out = narrow[k][2];
+        sweep_one("narrow layer", MLP_AB_T, m, n_out, n_in);
+        sweep_one("narrow layer", MLP_A_TB, n_out, n_in, m);
+        sweep_one("narrow layer", MLP_AB, m, n_in, n_out);
     }
 }
 
@@ -736,27 +746,27 @@ static void layer_sweep(void)
 
 static void usage(FILE *to)
 {
-    fprintf(
-        to,
-        "usage: mlp_bench [--threads N] [--iters N] [--warmup N] [--rounds N]\n"
-        "                 [--workload xor|digits-size|large] [--csv | --json] "
-        "[--no-limit]\n"
-        "  --threads N   OpenBLAS threads for the library and the limit (default 1)\n"
-        "  --iters N     training steps per timed round (default per workload:\n"
-        "                xor 400000, digits-size 4000, large 20)\n"
-        "  --warmup N    untimed steps first (default: xor 20000, digits-size 200, "
-        "large 3)\n"
-        "  --rounds N    timed rounds, library and limit alternating; the fastest\n"
-        "                round of each counts (default 5)\n"
-        "  --workload W  run only W (default: all, smallest first)\n"
-        "  --batch N     rows per step for digits-size and large (xor stays at 1)\n"
-        "  --no-limit    time the library only and allocate no limit buffers, so that\n"
-        "                memory measured from outside is the library's plus the\n"
-        "                process baseline (OpenBLAS is then not warmed first)\n"
-        "  --gemm-sweep  time mlp_matmul's plain-loop path against cblas_sgemm on\n"
-        "                the workloads' shapes and small cubes, to place its limits\n"
-        "  --layer-sweep time a layer's three passes by the tiny path and by the\n"
-        "                matrix core, to place the tiny-layer limit\n");
+    fprintf(to,
+            "usage: mlp_bench [--threads N] [--iters N] [--warmup N] [--rounds N]\n"
+            "                 [--workload xor|digits-size|large] [--csv | --json] "
+            "[--no-limit]\n"
+            "  --threads N   OpenBLAS threads for the library and the limit (default 1)\n"
+            "  --iters N     training steps per timed round (default per workload:\n"
+            "                xor 400000, digits-size 4000, large 20)\n"
+            "  --warmup N    untimed steps first (default: xor 20000, digits-size 200, "
+            "large 3)\n"
+            "  --rounds N    timed rounds, library and limit alternating; the fastest\n"
+            "                round of each counts (default 5)\n"
+            "  --workload W  run only W (default: all, smallest first)\n"
+            "  --batch N     rows per step for digits-size and large (xor stays at 1)\n"
+            "  --no-limit    time the library only and allocate no limit buffers, so "
+            "that\n"
+            "                memory measured from outside is the library's plus the\n"
+            "                process baseline (OpenBLAS is then not warmed first)\n"
+            "  --gemm-sweep  time mlp_matmul's plain-loop path against cblas_sgemm on\n"
+            "                the workloads' shapes and small cubes, to place its limits\n"
+            "  --layer-sweep time a layer's three passes by the tiny path and by the\n"
+            "                matrix core, to place the tiny-layer limit\n");
 }
 
 static size_t parse_count(const char *flag, const char *text)

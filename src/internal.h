@@ -118,13 +118,13 @@ static inline size_t mlp_gemm_max_dim(void)
     return (size_t)INT_MAX;
 }
 /* The two paths mlp_matmul chooses between, same contract: plain loops, used
- * when M * N * K is at most mlp_matmul_loop_limit(op), and cblas_sgemm.
- * Exposed so tests can run both on the same inputs. */
+ * when mlp_matmul_uses_loops (M * N * K at most a limit per product), and
+ * cblas_sgemm. Exposed so tests can run both on the same inputs. */
 void mlp_matmul_loops(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                       const float *B, float *C);
 void mlp_matmul_blas(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                      const float *B, float *C);
-size_t mlp_matmul_loop_limit(mlp_product op);
+bool mlp_matmul_uses_loops(mlp_product op, size_t M, size_t N, size_t K);
 
 /* ---- activation.c, and the formulas of SPEC.md's activation table for one
  * entry, inline so the loops that call them with a constant act compile to

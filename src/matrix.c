@@ -14,13 +14,16 @@
  * it computes anything (argument checks, a mutex, a buffer from its pool);
  * the loops, compiled for plain x86-64 (SSE2), beat it up to the limits below
  * and lose beyond them, as measured with `mlp_bench --gemm-sweep` on the
- * benchmark machine (AMD EPYC Zen 3, OpenBLAS 0.3.21; bench/README.md). C = A B
- * is the product OpenBLAS starts fastest, so its loops stop earliest. */
-static size_t loop_limit(mlp_product op)
+ * benchmark machine (AMD EPYC, OpenBLAS 0.3.21; bench/README.md). C = A B is
+ * the product OpenBLAS starts fastest, so its loops stop earliest. C = A B^T
+ * with rows of one or two (the forward product of a layer with one or two
+ * inputs) is mostly packing for BLAS, and its loops, compiled for those
+ * widths, stay ahead far longer. */
+static size_t loop_limit(mlp_product op, size_t K)
 {
     switch (op) {
     case MLP_AB_T:
-        return 256;
+        return K <= 2 ? 4096 : 256;
     case MLP_A_TB:
         return 512;
     case MLP_AB:
@@ -29,15 +32,10 @@ static size_t loop_limit(mlp_product op)
     return 0;
 }
 
-size_t mlp_matmul_loop_limit(mlp_product op)
-{
-    return loop_limit(op);
-}
-
 /* C = A B^T: each entry is the dot product of two contiguous rows, summed in
  * the order k = 0..K-1. */
-static void loops_ab_t(size_t M, size_t N, size_t K, const float *restrict A,
-                       const float *restrict B, float *restrict C)
+static inline void loops_ab_t_k(size_t M, size_t N, size_t K, const float *restrict A,
+                                const float *restrict B, float *restrict C)
 {
     for (size_t i = 0; i < M; i++)
         for (size_t j = 0; j < N; j++) {
@@ -49,11 +47,36 @@ static void loops_ab_t(size_t M, size_t N, size_t K, const float *restrict A,
         }
 }
 
+/* loops_ab_t_k compiled with K constant for rows of 1 to 4 (the forward
+ * product of a layer with that many inputs): a loop over so short a row
+ * costs more than its arithmetic, 3-10x the time (bench/README.md). */
+static void loops_ab_t(size_t M, size_t N, size_t K, const float *A, const float *B,
+                       float *C)
+{
+    switch (K) {
+    case 1:
+        loops_ab_t_k(M, N, 1, A, B, C);
+        break;
+    case 2:
+        loops_ab_t_k(M, N, 2, A, B, C);
+        break;
+    case 3:
+        loops_ab_t_k(M, N, 3, A, B, C);
+        break;
+    case 4:
+        loops_ab_t_k(M, N, 4, A, B, C);
+        break;
+    default:
+        loops_ab_t_k(M, N, K, A, B, C);
+        break;
+    }
+}
+
 /* C = A^T B as K rank-one updates, one per row k of A and B, so the inner
  * loop runs along contiguous rows of B and C. The first update writes C, so
  * nothing needs zeroing first. */
-static void loops_a_tb(size_t M, size_t N, size_t K, const float *restrict A,
-                       const float *restrict B, float *restrict C)
+static inline void loops_a_tb_n(size_t M, size_t N, size_t K, const float *restrict A,
+                                const float *restrict B, float *restrict C)
 {
     for (size_t i = 0; i < M; i++)
         for (size_t j = 0; j < N; j++)
@@ -66,10 +89,34 @@ static void loops_a_tb(size_t M, size_t N, size_t K, const float *restrict A,
         }
 }
 
+/* loops_a_tb_n compiled with N constant for rows of 1 to 4 (dW of a layer
+ * with that many inputs), where the inner loop is too short to pay for. */
+static void loops_a_tb(size_t M, size_t N, size_t K, const float *A, const float *B,
+                       float *C)
+{
+    switch (N) {
+    case 1:
+        loops_a_tb_n(M, 1, K, A, B, C);
+        break;
+    case 2:
+        loops_a_tb_n(M, 2, K, A, B, C);
+        break;
+    case 3:
+        loops_a_tb_n(M, 3, K, A, B, C);
+        break;
+    case 4:
+        loops_a_tb_n(M, 4, K, A, B, C);
+        break;
+    default:
+        loops_a_tb_n(M, N, K, A, B, C);
+        break;
+    }
+}
+
 /* C = A B row by row: row i of C is the sum over k of A(i, k) times row k of
  * B, the first term writing it. */
-static void loops_ab(size_t M, size_t N, size_t K, const float *restrict A,
-                     const float *restrict B, float *restrict C)
+static inline void loops_ab_n(size_t M, size_t N, size_t K, const float *restrict A,
+                              const float *restrict B, float *restrict C)
 {
     for (size_t i = 0; i < M; i++) {
         const float *a = A + i * K;
@@ -79,6 +126,30 @@ static void loops_ab(size_t M, size_t N, size_t K, const float *restrict A,
         for (size_t k = 1; k < K; k++)
             for (size_t j = 0; j < N; j++)
                 c[j] += a[k] * B[k * N + j];
+    }
+}
+
+/* loops_ab_n compiled with N constant for rows of 1 to 4 (the backward
+ * product into a layer with that many inputs). */
+static void loops_ab(size_t M, size_t N, size_t K, const float *A, const float *B,
+                     float *C)
+{
+    switch (N) {
+    case 1:
+        loops_ab_n(M, 1, K, A, B, C);
+        break;
+    case 2:
+        loops_ab_n(M, 2, K, A, B, C);
+        break;
+    case 3:
+        loops_ab_n(M, 3, K, A, B, C);
+        break;
+    case 4:
+        loops_ab_n(M, 4, K, A, B, C);
+        break;
+    default:
+        loops_ab_n(M, N, K, A, B, C);
+        break;
     }
 }
 
@@ -109,17 +180,18 @@ void mlp_matmul_blas(mlp_product op, size_t M, size_t N, size_t K, const float *
                 B, ldb, 0.0f, C, (int)N);
 }
 
-/* Whether M * N * K is at most the limit, without overflowing: each factor
- * is checked first, so the product stays below 2^27. */
-static bool is_small(size_t M, size_t N, size_t K, size_t limit)
+/* Whether M * N * K is at most the product's limit, without overflowing:
+ * the factors and M * N are checked first, so no product exceeds 2^28. */
+bool mlp_matmul_uses_loops(mlp_product op, size_t M, size_t N, size_t K)
 {
-    return M <= limit && N <= limit && K <= limit && M * N * K <= limit;
+    const size_t limit = loop_limit(op, K);
+    return M <= limit && N <= limit && K <= limit && M * N <= limit && M * N * K <= limit;
 }
 
 void mlp_matmul(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                 const float *B, float *C)
 {
-    if (is_small(M, N, K, loop_limit(op)))
+    if (mlp_matmul_uses_loops(op, M, N, K))
         mlp_matmul_loops(op, M, N, K, A, B, C);
     else
         mlp_matmul_blas(op, M, N, K, A, B, C);

@@ -85,6 +85,7 @@ static void check_against_reference(const matmul_case *c, const float *C,
 static const size_t shapes[][3] = {
     {1, 1, 1},   {1, 4, 2},   {4, 2, 1}, {1, 1, 4},    {3, 5, 7},    {8, 8, 8},
     {1, 16, 16}, {16, 16, 1}, {7, 1, 9}, {32, 10, 64}, {10, 64, 32}, {33, 17, 65},
+    {9, 6, 3},   {32, 64, 2}, {5, 7, 4}, /* rows of 1-4: their own compiled loops */
 };
 
 /* Both paths, every product and shape: each agrees with the reference, and
@@ -114,30 +115,53 @@ static bool same_floats(const float *x, const float *y, size_t count)
     return memcmp(x, y, count * sizeof *x) == 0;
 }
 
-/* mlp_matmul takes the plain loops up to the limit (bit for bit the same as
- * mlp_matmul_loops) and BLAS above it (the same as mlp_matmul_blas): for each
- * product, 2 x 2 x K with K at and just past its limit / 4, long enough that
- * the two paths round differently. */
+/* Runs mlp_matmul and both paths on one random case, and checks that mlp_matmul gave the
+ * bits of the path mlp_matmul_uses_loops names (bit for bit: the two paths must round
+ * differently somewhere for the check to see the path, which the case's sizes are chosen
+ * for). */
+static void expect_chosen_path(test_rng *rng, mlp_product op, size_t M, size_t N,
+                               size_t K)
+{
+    matmul_case c = make_case(rng, op, M, N, K);
+    float *chosen = run(mlp_matmul, &c);
+    float *loops = run(mlp_matmul_loops, &c);
+    float *blas = run(mlp_matmul_blas, &c);
+    assert_false(same_floats(loops, blas, M * N)); /* else the check below is blind */
+    bool uses_loops = mlp_matmul_uses_loops(op, M, N, K);
+    assert_true(same_floats(chosen, uses_loops ? loops : blas, M * N));
+    free(chosen);
+    free(loops);
+    free(blas);
+    free_case(&c);
+}
+
+/* mlp_matmul takes the plain loops up to each product's limit and BLAS
+ * above it: 2 x 2 x K with K at and just past the limit / 4, long enough
+ * that the two paths round differently; and C = A B^T with rows of two
+ * (the forward product of a two-input layer), whose limit is higher. */
 static void test_dispatch_at_threshold(void **state)
 {
     (void)state;
     test_rng rng = {3};
-    for (size_t p = 0; p < 3; p++)
-        for (size_t n = 0; n < 2; n++) {
-            size_t limit = mlp_matmul_loop_limit(products[p]);
-            assert_true(limit >= 8 && limit % 4 == 0); /* xor's products are all small */
-            const size_t Ks[] = {limit / 4, limit / 4 + 1};
-            matmul_case c = make_case(&rng, products[p], 2, 2, Ks[n]);
-            float *chosen = run(mlp_matmul, &c);
-            float *loops = run(mlp_matmul_loops, &c);
-            float *blas = run(mlp_matmul_blas, &c);
-            assert_false(same_floats(loops, blas, 4)); /* else the check below is blind */
-            assert_true(same_floats(chosen, 4 * Ks[n] <= limit ? loops : blas, 4));
-            free(chosen);
-            free(loops);
-            free(blas);
-            free_case(&c);
-        }
+    for (size_t p = 0; p < 3; p++) {
+        size_t K = 3; /* the largest K of a 2 x 2 x K product in loops */
+        while (mlp_matmul_uses_loops(products[p], 2, 2, K + 1))
+            K++;
+        assert_true(K >= 16 && K <= 1024); /* xor's products are all small */
+        expect_chosen_path(&rng, products[p], 2, 2, K);
+        expect_chosen_path(&rng, products[p], 2, 2, K + 1);
+        assert_true(mlp_matmul_uses_loops(products[p], 2, 2, K));
+        assert_false(mlp_matmul_uses_loops(products[p], 2, 2, K + 1));
+    }
+    expect_chosen_path(&rng, MLP_AB_T, 32, 64, 2);
+    expect_chosen_path(&rng, MLP_AB_T, 32, 65, 2);
+    assert_true(mlp_matmul_uses_loops(MLP_AB_T, 32, 64, 2));
+    assert_false(mlp_matmul_uses_loops(MLP_AB_T, 32, 65, 2));
+    /* rows of one: both paths make each entry with one rounded product, so
+     * only the choice itself can be checked */
+    assert_true(mlp_matmul_uses_loops(MLP_AB_T, 64, 64, 1));
+    assert_false(mlp_matmul_uses_loops(MLP_AB_T, 64, 65, 1));
+    assert_false(mlp_matmul_uses_loops(MLP_AB_T, (size_t)1 << 40, (size_t)1 << 40, 1));
 }
 
 /* ---- the layers' two paths ---- */
