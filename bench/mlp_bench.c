@@ -664,7 +664,7 @@ static void gemm_sweep(void)
 
 typedef struct layer_buffers {
     size_t m, n_in, n_out;
-    float *A_prev, *W, *b, *Z, *A, *dW, *db, *delta, *delta_prev;
+    float *A_prev, *W, *b, *Z, *A, *dW, *delta, *delta_prev, *db_prev;
 } layer_buffers;
 
 /* One layer's three passes (ReLU), by the tiny path or the general one. */
@@ -674,16 +674,15 @@ static void layer_passes(const layer_buffers *L, bool tiny)
     if (tiny) {
         mlp_dense_forward_tiny(L->Z, L->A, L->A_prev, L->W, L->b, m, n_in, n_out,
                                MLP_RELU);
-        mlp_dense_backward_params_tiny(L->dW, L->db, L->delta, L->A_prev, m, n_in, n_out);
-        mlp_dense_backward_input_tiny(L->delta_prev, L->delta, L->W, L->A_prev, L->A_prev,
-                                      MLP_RELU, m, n_in, n_out);
+        mlp_dense_backward_params_tiny(L->dW, L->delta, L->A_prev, m, n_in, n_out);
+        mlp_dense_backward_input_tiny(L->delta_prev, L->db_prev, L->delta, L->W,
+                                      L->A_prev, L->A_prev, MLP_RELU, m, n_in, n_out);
     } else {
         mlp_dense_forward_general(L->Z, L->A, L->A_prev, L->W, L->b, m, n_in, n_out,
                                   MLP_RELU);
-        mlp_dense_backward_params_general(L->dW, L->db, L->delta, L->A_prev, m, n_in,
-                                          n_out);
-        mlp_dense_backward_input_general(L->delta_prev, L->delta, L->W, L->A_prev,
-                                         L->A_prev, MLP_RELU, m, n_in, n_out);
+        mlp_dense_backward_params_general(L->dW, L->delta, L->A_prev, m, n_in, n_out);
+        mlp_dense_backward_input_general(L->delta_prev, L->db_prev, L->delta, L->W,
+                                         L->A_prev, L->A_prev, MLP_RELU, m, n_in, n_out);
     }
 }
 
@@ -713,7 +712,7 @@ static void layer_sweep_one(size_t m, size_t n_in, size_t n_out)
         .Z = random_floats(m * n_out, 1.0f, 4u),
         .A = random_floats(m * n_out, 1.0f, 5u),
         .dW = random_floats(n_out * n_in, 1.0f, 6u),
-        .db = random_floats(n_out, 1.0f, 7u),
+        .db_prev = random_floats(n_in, 1.0f, 7u),
         .delta = random_floats(m * n_out, 1.0f, 8u),
         .delta_prev = random_floats(m * n_in, 1.0f, 9u),
     };
@@ -721,7 +720,8 @@ static void layer_sweep_one(size_t m, size_t n_in, size_t n_out)
     printf("%5zu %5zu %5zu %9zu %10.1f %10.1f %7.2f %s\n", m, n_in, n_out,
            m * n_in * n_out, tiny, general, general / tiny,
            mlp_dense_is_tiny(m, n_in, n_out) ? "tiny" : "general");
-    float *buffers[] = {L.A_prev, L.W, L.b, L.Z, L.A, L.dW, L.db, L.delta, L.delta_prev};
+    float *buffers[] = {L.A_prev, L.W,     L.b,          L.Z,      L.A,
+                        L.dW,     L.delta, L.delta_prev, L.db_prev};
     for (size_t k = 0; k < sizeof buffers / sizeof buffers[0]; k++)
         free(buffers[k]);
 }

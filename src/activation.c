@@ -86,36 +86,45 @@ static MLP_VECTOR_CLONES void forward_pass(mlp_activation act, const float *b, f
     }
 }
 
-/* delta <- delta (.) g'(Z) over count entries; inlined with a constant act. */
-static inline void backward_entries(mlp_activation act, const float *restrict Z,
-                                    const float *restrict A, float *restrict delta,
-                                    size_t count)
+/* delta <- delta (.) g'(Z) and db = the column sums of the result, row
+ * after row (the first row writes db); inlined with a constant act. */
+static inline void backward_rows(mlp_activation act, const float *restrict Z,
+                                 const float *restrict A, float *restrict delta,
+                                 float *restrict db, size_t m, size_t n)
 {
-    for (size_t k = 0; k < count; k++)
-        delta[k] = mlp_activation_backprop(act, Z[k], A[k], delta[k]);
+    for (size_t j = 0; j < n; j++) {
+        delta[j] = mlp_activation_backprop(act, Z[j], A[j], delta[j]);
+        db[j] = delta[j];
+    }
+    for (size_t i = 1; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            const size_t k = i * n + j;
+            delta[k] = mlp_activation_backprop(act, Z[k], A[k], delta[k]);
+            db[j] += delta[k];
+        }
 }
 
 /* mlp_activation_backward for each vector width. */
 static MLP_VECTOR_CLONES void backward_pass(mlp_activation act, const float *Z,
-                                            const float *A, float *delta, size_t m,
-                                            size_t n)
+                                            const float *A, float *delta, float *db,
+                                            size_t m, size_t n)
 {
-    size_t count = m * n;
     switch (act) {
     case MLP_IDENTITY:
     case MLP_SOFTMAX: /* only reached fused with cross-entropy, never here */
+        backward_rows(MLP_IDENTITY, Z, A, delta, db, m, n);
         break;
     case MLP_SIGMOID:
-        backward_entries(MLP_SIGMOID, Z, A, delta, count);
+        backward_rows(MLP_SIGMOID, Z, A, delta, db, m, n);
         break;
     case MLP_TANH:
-        backward_entries(MLP_TANH, Z, A, delta, count);
+        backward_rows(MLP_TANH, Z, A, delta, db, m, n);
         break;
     case MLP_RELU:
-        backward_entries(MLP_RELU, Z, A, delta, count);
+        backward_rows(MLP_RELU, Z, A, delta, db, m, n);
         break;
     case MLP_LEAKY_RELU:
-        backward_entries(MLP_LEAKY_RELU, Z, A, delta, count);
+        backward_rows(MLP_LEAKY_RELU, Z, A, delta, db, m, n);
         break;
     }
 }
@@ -127,7 +136,7 @@ void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float 
 }
 
 void mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
-                             float *delta, size_t m, size_t n)
+                             float *delta, float *db, size_t m, size_t n)
 {
-    backward_pass(act, Z, A, delta, m, n);
+    backward_pass(act, Z, A, delta, db, m, n);
 }

@@ -184,9 +184,11 @@ bool mlp_activation_valid(mlp_activation act);
 /* Z <- Z + 1 b^T, then A = g(Z), in one pass over the m x n matrix. */
 void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
                             size_t m, size_t n);
-/* delta <- delta (.) g'(Z), element-wise over m x n (not for softmax). */
+/* delta <- delta (.) g'(Z), element-wise over m x n (identity for softmax,
+ * which only cross-entropy's fused delta reaches), and in the same pass
+ * db = the column sums of the new delta, the layer's bias gradient. */
 void mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
-                             float *delta, size_t m, size_t n);
+                             float *delta, float *db, size_t m, size_t n);
 
 /* ---- data.c ---- */
 /* Whether a prediction row gets its target's class, the rule of
@@ -217,10 +219,12 @@ mlp_status mlp_loss_check_targets(mlp_loss loss, const float *Y, size_t m, size_
 /* The batch-mean loss C of outputs (Z, A) against Y, accumulated in double. */
 double mlp_loss_compute(mlp_loss loss, mlp_activation output_act, const float *Z,
                         const float *A, const float *Y, size_t m, size_t n);
-/* The output layer's Delta^(L) = dC/dZ^(L), fused where SPEC.md says so;
+/* The output layer's Delta^(L) = dC/dZ^(L), fused where SPEC.md says so,
+ * and in the same pass db = its column sums, the layer's bias gradient;
  * returns C, the value mlp_loss_compute gives. */
 double mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
-                      const float *A, const float *Y, size_t m, size_t n, float *delta);
+                      const float *A, const float *Y, size_t m, size_t n, float *delta,
+                      float *db);
 
 /* ---- layer.c: one dense layer, every buffer named. ---- */
 typedef struct mlp_layer {
@@ -267,23 +271,25 @@ void mlp_dense_forward_tiny(float *Z, float *A, const float *A_prev, const float
                             const float *b, size_t m, size_t n_in, size_t n_out,
                             mlp_activation act);
 
-/* dW = delta^T A_prev, db = column sums of delta. */
-void mlp_dense_backward_params_general(float *dW, float *db, const float *delta,
-                                       const float *A_prev, size_t m, size_t n_in,
-                                       size_t n_out);
-void mlp_dense_backward_params_tiny(float *dW, float *db, const float *delta,
-                                    const float *A_prev, size_t m, size_t n_in,
-                                    size_t n_out);
+/* dW = delta^T A_prev. (db, the column sums of delta, is made by the pass
+ * that makes delta: mlp_loss_delta for the output layer, the next layer's
+ * backward_input for the others.) */
+void mlp_dense_backward_params_general(float *dW, const float *delta, const float *A_prev,
+                                       size_t m, size_t n_in, size_t n_out);
+void mlp_dense_backward_params_tiny(float *dW, const float *delta, const float *A_prev,
+                                    size_t m, size_t n_in, size_t n_out);
 
-/* delta_prev = (delta W) (.) g'(Z_prev), the previous layer's delta. */
-void mlp_dense_backward_input_general(float *delta_prev, const float *delta,
-                                      const float *W, const float *Z_prev,
-                                      const float *A_prev, mlp_activation act_prev,
-                                      size_t m, size_t n_in, size_t n_out);
-void mlp_dense_backward_input_tiny(float *delta_prev, const float *delta, const float *W,
-                                   const float *Z_prev, const float *A_prev,
-                                   mlp_activation act_prev, size_t m, size_t n_in,
-                                   size_t n_out);
+/* delta_prev = (delta W) (.) g'(Z_prev), the previous layer's delta, and
+ * in the same pass db_prev = its column sums, that layer's bias gradient. */
+void mlp_dense_backward_input_general(float *delta_prev, float *db_prev,
+                                      const float *delta, const float *W,
+                                      const float *Z_prev, const float *A_prev,
+                                      mlp_activation act_prev, size_t m, size_t n_in,
+                                      size_t n_out);
+void mlp_dense_backward_input_tiny(float *delta_prev, float *db_prev, const float *delta,
+                                   const float *W, const float *Z_prev,
+                                   const float *A_prev, mlp_activation act_prev, size_t m,
+                                   size_t n_in, size_t n_out);
 
 /* ---- network.c ---- */
 struct mlp_net {

@@ -4,7 +4,8 @@
  * like the line of math it implements.
  *
  * Two paths compute the same sums in the same order. Most layers take the
- * matrix core (mlp_matmul) and then one pass for the bias and g. Tiny layers,
+ * matrix core (mlp_matmul) and then one pass for the bias and g, or for g'
+ * and db, the column sums of the delta that pass makes. Tiny layers,
  * such as those of an XOR net trained one sample at a time, do everything in
  * one loop nest instead: there the passes, calls and loop set-ups cost more
  * than the arithmetic. Their loops are compiled once for each input width
@@ -82,58 +83,54 @@ void mlp_dense_forward_tiny(float *Z, float *A, const float *A_prev, const float
     }
 }
 
-/* dW = delta^T A_prev and db = column sums of delta, row after row of the
- * batch, the first row writing them. */
-static inline void tiny_backward_params_k(float *restrict dW, float *restrict db,
-                                          const float *restrict delta,
+/* dW = delta^T A_prev, row after row of the batch, the first row writing
+ * it. */
+static inline void tiny_backward_params_k(float *restrict dW, const float *restrict delta,
                                           const float *restrict A_prev, size_t m,
                                           size_t K, size_t n_out)
 {
-    for (size_t j = 0; j < n_out; j++) {
-        const float d = delta[j];
+    for (size_t j = 0; j < n_out; j++)
         for (size_t k = 0; k < K; k++)
-            dW[j * K + k] = d * A_prev[k];
-        db[j] = d;
-    }
+            dW[j * K + k] = delta[j] * A_prev[k];
     for (size_t i = 1; i < m; i++)
         for (size_t j = 0; j < n_out; j++) {
             const float d = delta[i * n_out + j];
-            db[j] += d;
             for (size_t k = 0; k < K; k++)
                 dW[j * K + k] += d * A_prev[i * K + k];
         }
 }
 
-void mlp_dense_backward_params_tiny(float *dW, float *db, const float *delta,
-                                    const float *A_prev, size_t m, size_t n_in,
-                                    size_t n_out)
+void mlp_dense_backward_params_tiny(float *dW, const float *delta, const float *A_prev,
+                                    size_t m, size_t n_in, size_t n_out)
 {
     switch (n_in) {
     case 1:
-        tiny_backward_params_k(dW, db, delta, A_prev, m, 1, n_out);
+        tiny_backward_params_k(dW, delta, A_prev, m, 1, n_out);
         break;
     case 2:
-        tiny_backward_params_k(dW, db, delta, A_prev, m, 2, n_out);
+        tiny_backward_params_k(dW, delta, A_prev, m, 2, n_out);
         break;
     case 3:
-        tiny_backward_params_k(dW, db, delta, A_prev, m, 3, n_out);
+        tiny_backward_params_k(dW, delta, A_prev, m, 3, n_out);
         break;
     case 4:
-        tiny_backward_params_k(dW, db, delta, A_prev, m, 4, n_out);
+        tiny_backward_params_k(dW, delta, A_prev, m, 4, n_out);
         break;
     default:
-        tiny_backward_params_k(dW, db, delta, A_prev, m, n_in, n_out);
+        tiny_backward_params_k(dW, delta, A_prev, m, n_in, n_out);
         break;
     }
 }
 
 /* delta_prev = (delta W) (.) g'(Z_prev), row by row: the sum over j of
- * delta(i, j) times row j of W, the first term writing it. */
+ * delta(i, j) times row j of W, the first term writing it; and db_prev =
+ * the column sums of delta_prev as each row is made, the first row writing
+ * them. */
 static inline void
-tiny_backward_input_k(float *restrict delta_prev, const float *restrict delta,
-                      const float *restrict W, const float *restrict Z_prev,
-                      const float *restrict A_prev, mlp_activation act_prev, size_t m,
-                      size_t K, size_t n_out)
+tiny_backward_input_k(float *restrict delta_prev, float *restrict db_prev,
+                      const float *restrict delta, const float *restrict W,
+                      const float *restrict Z_prev, const float *restrict A_prev,
+                      mlp_activation act_prev, size_t m, size_t K, size_t n_out)
 {
     for (size_t i = 0; i < m; i++) {
         const float *d = delta + i * n_out;
@@ -143,69 +140,72 @@ tiny_backward_input_k(float *restrict delta_prev, const float *restrict delta,
         for (size_t j = 1; j < n_out; j++)
             for (size_t k = 0; k < K; k++)
                 c[k] += d[j] * W[j * K + k];
-        for (size_t k = 0; k < K; k++)
+        for (size_t k = 0; k < K; k++) {
             c[k] = mlp_activation_backprop(act_prev, Z_prev[i * K + k], A_prev[i * K + k],
                                            c[k]);
+            db_prev[k] = i == 0 ? c[k] : db_prev[k] + c[k];
+        }
     }
 }
 
 /* The input-delta kernel compiled for input widths 1 to 4. */
-static inline void tiny_backward_input_width(float *delta_prev, const float *delta,
-                                             const float *W, const float *Z_prev,
-                                             const float *A_prev, mlp_activation act_prev,
-                                             size_t m, size_t n_in, size_t n_out)
+static inline void tiny_backward_input_width(float *delta_prev, float *db_prev,
+                                             const float *delta, const float *W,
+                                             const float *Z_prev, const float *A_prev,
+                                             mlp_activation act_prev, size_t m,
+                                             size_t n_in, size_t n_out)
 {
     switch (n_in) {
     case 1:
-        tiny_backward_input_k(delta_prev, delta, W, Z_prev, A_prev, act_prev, m, 1,
-                              n_out);
+        tiny_backward_input_k(delta_prev, db_prev, delta, W, Z_prev, A_prev, act_prev, m,
+                              1, n_out);
         break;
     case 2:
-        tiny_backward_input_k(delta_prev, delta, W, Z_prev, A_prev, act_prev, m, 2,
-                              n_out);
+        tiny_backward_input_k(delta_prev, db_prev, delta, W, Z_prev, A_prev, act_prev, m,
+                              2, n_out);
         break;
     case 3:
-        tiny_backward_input_k(delta_prev, delta, W, Z_prev, A_prev, act_prev, m, 3,
-                              n_out);
+        tiny_backward_input_k(delta_prev, db_prev, delta, W, Z_prev, A_prev, act_prev, m,
+                              3, n_out);
         break;
     case 4:
-        tiny_backward_input_k(delta_prev, delta, W, Z_prev, A_prev, act_prev, m, 4,
-                              n_out);
+        tiny_backward_input_k(delta_prev, db_prev, delta, W, Z_prev, A_prev, act_prev, m,
+                              4, n_out);
         break;
     default:
-        tiny_backward_input_k(delta_prev, delta, W, Z_prev, A_prev, act_prev, m, n_in,
-                              n_out);
+        tiny_backward_input_k(delta_prev, db_prev, delta, W, Z_prev, A_prev, act_prev, m,
+                              n_in, n_out);
         break;
     }
 }
 
 /* Compiled once per activation of the previous layer as well. */
-void mlp_dense_backward_input_tiny(float *delta_prev, const float *delta, const float *W,
-                                   const float *Z_prev, const float *A_prev,
-                                   mlp_activation act_prev, size_t m, size_t n_in,
-                                   size_t n_out)
+void mlp_dense_backward_input_tiny(float *delta_prev, float *db_prev, const float *delta,
+                                   const float *W, const float *Z_prev,
+                                   const float *A_prev, mlp_activation act_prev, size_t m,
+                                   size_t n_in, size_t n_out)
 {
     switch (act_prev) {
     case MLP_SIGMOID:
-        tiny_backward_input_width(delta_prev, delta, W, Z_prev, A_prev, MLP_SIGMOID, m,
-                                  n_in, n_out);
+        tiny_backward_input_width(delta_prev, db_prev, delta, W, Z_prev, A_prev,
+                                  MLP_SIGMOID, m, n_in, n_out);
         break;
     case MLP_TANH:
-        tiny_backward_input_width(delta_prev, delta, W, Z_prev, A_prev, MLP_TANH, m, n_in,
-                                  n_out);
+        tiny_backward_input_width(delta_prev, db_prev, delta, W, Z_prev, A_prev, MLP_TANH,
+                                  m, n_in, n_out);
         break;
     case MLP_RELU:
-        tiny_backward_input_width(delta_prev, delta, W, Z_prev, A_prev, MLP_RELU, m, n_in,
-                                  n_out);
+        tiny_backward_input_width(delta_prev, db_prev, delta, W, Z_prev, A_prev, MLP_RELU,
+                                  m, n_in, n_out);
         break;
     case MLP_LEAKY_RELU:
-        tiny_backward_input_width(delta_prev, delta, W, Z_prev, A_prev, MLP_LEAKY_RELU, m,
-                                  n_in, n_out);
+        tiny_backward_input_width(delta_prev, db_prev, delta, W, Z_prev, A_prev,
+                                  MLP_LEAKY_RELU, m, n_in, n_out);
         break;
     case MLP_IDENTITY:
     case MLP_SOFTMAX: /* never a hidden layer */
-        tiny_backward_input_width(delta_prev, delta, W, Z_prev, A_prev, MLP_IDENTITY, m,
-                                  n_in, n_out);
+        tiny_backward_input_width(delta_prev, db_prev, delta, W, Z_prev, A_prev,
+                                  MLP_IDENTITY, m, n_in, n_out);
         break;
     }
 }
@@ -222,30 +222,21 @@ void mlp_dense_forward_general(float *Z, float *A, const float *A_prev, const fl
     mlp_activation_forward(act, b, Z, A, m, n_out);
 }
 
-void mlp_dense_backward_params_general(float *dW, float *db, const float *delta,
-                                       const float *A_prev, size_t m, size_t n_in,
-                                       size_t n_out)
+void mlp_dense_backward_params_general(float *dW, const float *delta, const float *A_prev,
+                                       size_t m, size_t n_in, size_t n_out)
 {
     /* dW = delta^T A_prev: (n_out x m)(m x n_in) */
     mlp_matmul(MLP_A_TB, n_out, n_in, m, delta, A_prev, dW);
-    /* db = column sums of delta, started from the first row (m >= 1) rather
-     * than from zeros: one pass fewer, the same sums */
-    const float *restrict d = delta;
-    float *restrict acc = db;
-    for (size_t j = 0; j < n_out; j++)
-        acc[j] = d[j];
-    for (size_t i = 1; i < m; i++)
-        for (size_t j = 0; j < n_out; j++)
-            acc[j] += d[i * n_out + j];
 }
 
-void mlp_dense_backward_input_general(float *delta_prev, const float *delta,
-                                      const float *W, const float *Z_prev,
-                                      const float *A_prev, mlp_activation act_prev,
-                                      size_t m, size_t n_in, size_t n_out)
+void mlp_dense_backward_input_general(float *delta_prev, float *db_prev,
+                                      const float *delta, const float *W,
+                                      const float *Z_prev, const float *A_prev,
+                                      mlp_activation act_prev, size_t m, size_t n_in,
+                                      size_t n_out)
 {
     /* delta_prev = delta W: (m x n_out)(n_out x n_in) */
     mlp_matmul(MLP_AB, m, n_in, n_out, delta, W, delta_prev);
-    /* (.) g'(Z_prev) */
-    mlp_activation_backward(act_prev, Z_prev, A_prev, delta_prev, m, n_in);
+    /* (.) g'(Z_prev), and db_prev = its column sums in the same pass */
+    mlp_activation_backward(act_prev, Z_prev, A_prev, delta_prev, db_prev, m, n_in);
 }

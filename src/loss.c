@@ -101,30 +101,48 @@ double mlp_loss_compute(mlp_loss loss, mlp_activation output_act, const float *Z
     return NAN;
 }
 
-/* Delta^(L) = dC/dZ^(L) for the accepted pairs: sigmoid + BCE and softmax +
- * cross-entropy collapse to (A - Y)/m; MSE is dC/dA = (A - Y)/m followed by
- * the general rule (.) g'(Z). Returns C as mlp_loss_compute does; for MSE
- * both come from the same pass, which is what a training step on a tiny
- * network needs. */
-double mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
-                      const float *A, const float *Y, size_t m, size_t n, float *delta)
+/* One entry of Delta^(L) for the accepted pairs: sigmoid + BCE and
+ * softmax + cross-entropy collapse to (a - y)/m; MSE is dC/da = (a - y)/m
+ * followed by the general rule (.) g'(z). */
+static inline float output_delta(bool mse, mlp_activation output_act, float z, float a,
+                                 float y, float inv_m)
+{
+    const float d = (a - y) * inv_m;
+    return mse ? mlp_activation_backprop(output_act, z, a, d) : d;
+}
+
+/* Delta^(L) row after row, with db = its column sums (the first row writes
+ * db); inlined with mse constant. For MSE, returns the sum of
+ * (a - y)^2 / 2 in the order squared_error_sum takes, so C comes from this
+ * pass too: a training step on a tiny network has no pass to spare. */
+static inline double output_rows(bool mse, mlp_activation output_act,
+                                 const float *restrict Z, const float *restrict A,
+                                 const float *restrict Y, size_t m, size_t n,
+                                 float *restrict delta, float *restrict db)
 {
     const float inv_m = 1.0f / (float)m;
-    const size_t count = m * n;
-    const float *restrict z = Z;
-    const float *restrict a = A;
-    const float *restrict y = Y;
-    float *restrict d = delta;
-    if (loss == MLP_MSE) {
-        double sum = 0.0;
-        for (size_t k = 0; k < count; k++) {
-            double diff = (double)a[k] - y[k];
-            sum += 0.5 * diff * diff;
-            d[k] = mlp_activation_backprop(output_act, z[k], a[k], (a[k] - y[k]) * inv_m);
+    double squares = 0.0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            const size_t k = i * n + j;
+            const float d = output_delta(mse, output_act, Z[k], A[k], Y[k], inv_m);
+            delta[k] = d;
+            db[j] = i == 0 ? d : db[j] + d;
+            if (mse) {
+                double diff = (double)A[k] - Y[k];
+                squares += 0.5 * diff * diff;
+            }
         }
-        return sum / (double)m;
-    }
-    for (size_t k = 0; k < count; k++)
-        d[k] = (a[k] - y[k]) * inv_m;
+    return squares;
+}
+
+/* Returns C as mlp_loss_compute does. */
+double mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
+                      const float *A, const float *Y, size_t m, size_t n, float *delta,
+                      float *db)
+{
+    if (loss == MLP_MSE)
+        return output_rows(true, output_act, Z, A, Y, m, n, delta, db) / (double)m;
+    output_rows(false, output_act, Z, A, Y, m, n, delta, db);
     return mlp_loss_compute(loss, output_act, Z, A, Y, m, n);
 }

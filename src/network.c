@@ -394,8 +394,8 @@ mlp_status mlp_loss_value(const mlp_net *net, const float *Y, float *loss)
     return status;
 }
 
-/* The backward pass below the output layer, whose Delta^(L) is in place:
- * each layer's dW, db and the delta of the layer before it. */
+/* The backward pass below the output layer, whose Delta^(L) and db are in
+ * place: each layer's dW, and the delta and db of the layer before it. */
 static void backward_layers(mlp_net *net)
 {
     const size_t m = net->m;
@@ -404,31 +404,31 @@ static void backward_layers(mlp_net *net)
         const float *A_prev = l > 0 ? net->layers[l - 1].A : net->X;
         const bool tiny = m <= L->tiny_rows;
         if (tiny)
-            mlp_dense_backward_params_tiny(L->dW, L->db, L->delta, A_prev, m, L->n_in,
-                                           L->n_out);
+            mlp_dense_backward_params_tiny(L->dW, L->delta, A_prev, m, L->n_in, L->n_out);
         else
-            mlp_dense_backward_params_general(L->dW, L->db, L->delta, A_prev, m, L->n_in,
+            mlp_dense_backward_params_general(L->dW, L->delta, A_prev, m, L->n_in,
                                               L->n_out);
         if (l == 0)
             break;
         mlp_layer *P = &net->layers[l - 1];
         if (tiny)
-            mlp_dense_backward_input_tiny(P->delta, L->delta, L->W, P->Z, P->A, P->act, m,
-                                          L->n_in, L->n_out);
+            mlp_dense_backward_input_tiny(P->delta, P->db, L->delta, L->W, P->Z, P->A,
+                                          P->act, m, L->n_in, L->n_out);
         else
-            mlp_dense_backward_input_general(P->delta, L->delta, L->W, P->Z, P->A, P->act,
-                                             m, L->n_in, L->n_out);
+            mlp_dense_backward_input_general(P->delta, P->db, L->delta, L->W, P->Z, P->A,
+                                             P->act, m, L->n_in, L->n_out);
     }
     net->has_delta = true;
     net->has_grads = true;
 }
 
-/* Delta^(L) of the cached batch against targets Y, returning its loss C. */
+/* Delta^(L) and db^(L) of the cached batch against targets Y, returning
+ * its loss C. */
 static double output_delta(mlp_net *net, const float *Y)
 {
     mlp_layer *out = &net->layers[net->n_layers - 1];
     return mlp_loss_delta(net->loss, out->act, out->Z, out->A, Y, net->m, out->n_out,
-                          out->delta);
+                          out->delta, out->db);
 }
 
 /* The loss is checked before Delta^(L) is written, so that a refused call

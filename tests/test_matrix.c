@@ -188,7 +188,7 @@ static const mlp_activation elementwise[] = {MLP_IDENTITY, MLP_SIGMOID, MLP_TANH
                                              MLP_RELU, MLP_LEAKY_RELU};
 
 /* One layer shape, every element-wise activation: the tiny path's Z, A, dW,
- * db and delta_prev are bit for bit those of the general path on the same
+ * delta_prev and db_prev are bit for bit those of the general path on the same
  * inputs (both sum in the same order; the general path's products run as
  * loops at these sizes, and the loops are checked against BLAS above). */
 static void check_layer_paths(test_rng *rng, size_t m, size_t n_in, size_t n_out)
@@ -197,8 +197,8 @@ static void check_layer_paths(test_rng *rng, size_t m, size_t n_in, size_t n_out
     float *b = random_array(rng, n_out), *delta = random_array(rng, m * n_out);
     float *Z_prev = random_array(rng, m * n_in),
           *A_prev_act = random_array(rng, m * n_in);
-    /* Z, A, dW, db and delta_prev of each path, all NaN at first */
-    const size_t sizes[5] = {m * n_out, m * n_out, n_out * n_in, n_out, m * n_in};
+    /* Z, A, dW, delta_prev and db_prev of each path, all NaN at first */
+    const size_t sizes[5] = {m * n_out, m * n_out, n_out * n_in, m * n_in, n_in};
     float *out[2][5];
     for (int path = 0; path < 2; path++)
         for (int k = 0; k < 5; k++)
@@ -209,20 +209,25 @@ static void check_layer_paths(test_rng *rng, size_t m, size_t n_in, size_t n_out
             float **o = out[path];
             if (path == 0) {
                 mlp_dense_forward_tiny(o[0], o[1], A_prev, W, b, m, n_in, n_out, act);
-                mlp_dense_backward_params_tiny(o[2], o[3], delta, A_prev, m, n_in, n_out);
-                mlp_dense_backward_input_tiny(o[4], delta, W, Z_prev, A_prev_act, act, m,
-                                              n_in, n_out);
+                mlp_dense_backward_params_tiny(o[2], delta, A_prev, m, n_in, n_out);
+                mlp_dense_backward_input_tiny(o[3], o[4], delta, W, Z_prev, A_prev_act,
+                                              act, m, n_in, n_out);
             } else {
                 mlp_dense_forward_general(o[0], o[1], A_prev, W, b, m, n_in, n_out, act);
-                mlp_dense_backward_params_general(o[2], o[3], delta, A_prev, m, n_in,
-                                                  n_out);
-                mlp_dense_backward_input_general(o[4], delta, W, Z_prev, A_prev_act, act,
-                                                 m, n_in, n_out);
+                mlp_dense_backward_params_general(o[2], delta, A_prev, m, n_in, n_out);
+                mlp_dense_backward_input_general(o[3], o[4], delta, W, Z_prev, A_prev_act,
+                                                 act, m, n_in, n_out);
             }
         }
         for (int k = 0; k < 5; k++) {
             assert_true(same_floats(out[0][k], out[1][k], sizes[k]));
             assert_true(isfinite(out[0][k][sizes[k] - 1])); /* written, not left NaN */
+        }
+        for (size_t j = 0; j < n_in; j++) { /* db_prev: delta_prev's column sums */
+            float sum = out[0][3][j];
+            for (size_t i = 1; i < m; i++)
+                sum += out[0][3][i * n_in + j];
+            assert_true(same_floats(&sum, &out[0][4][j], 1));
         }
     }
     for (int path = 0; path < 2; path++)
