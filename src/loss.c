@@ -111,6 +111,17 @@ static inline float output_delta(bool mse, mlp_activation output_act, float z, f
     return mse ? mlp_activation_backprop(output_act, z, a, d) : d;
 }
 
+/* One entry of Delta^(L), adding (a - y)^2 / 2 to *squares for MSE. */
+static inline float output_entry(bool mse, mlp_activation output_act, float z, float a,
+                                 float y, float inv_m, double *squares)
+{
+    if (mse) {
+        double diff = (double)a - y;
+        *squares += 0.5 * diff * diff;
+    }
+    return output_delta(mse, output_act, z, a, y, inv_m);
+}
+
 /* Delta^(L) row after row, with db = its column sums (the first row writes
  * db); inlined with mse constant. For MSE, returns the sum of
  * (a - y)^2 / 2 in the order squared_error_sum takes, so C comes from this
@@ -122,16 +133,15 @@ static inline double output_rows(bool mse, mlp_activation output_act,
 {
     const float inv_m = 1.0f / (float)m;
     double squares = 0.0;
-    for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+        delta[j] = output_entry(mse, output_act, Z[j], A[j], Y[j], inv_m, &squares);
+        db[j] = delta[j];
+    }
+    for (size_t i = 1; i < m; i++)
         for (size_t j = 0; j < n; j++) {
             const size_t k = i * n + j;
-            const float d = output_delta(mse, output_act, Z[k], A[k], Y[k], inv_m);
-            delta[k] = d;
-            db[j] = i == 0 ? d : db[j] + d;
-            if (mse) {
-                double diff = (double)A[k] - Y[k];
-                squares += 0.5 * diff * diff;
-            }
+            delta[k] = output_entry(mse, output_act, Z[k], A[k], Y[k], inv_m, &squares);
+            db[j] += delta[k];
         }
     return squares;
 }
