@@ -122,29 +122,39 @@ void mlp_dense_backward_params_tiny(float *dW, const float *delta, const float *
     }
 }
 
-/* delta_prev = (delta W) (.) g'(Z_prev), row by row: the sum over j of
- * delta(i, j) times row j of W, the first term writing it; and db_prev =
- * the column sums of delta_prev as each row is made, the first row writing
- * them. */
+/* One row of delta_prev = (delta W) (.) g'(Z_prev): the sum over j of
+ * d(j) times row j of W, the first term writing it. */
+static inline void tiny_input_row(float *restrict c, const float *restrict d,
+                                  const float *restrict W, const float *restrict z_prev,
+                                  const float *restrict a_prev, mlp_activation act_prev,
+                                  size_t K, size_t n_out)
+{
+    for (size_t k = 0; k < K; k++)
+        c[k] = d[0] * W[k];
+    for (size_t j = 1; j < n_out; j++)
+        for (size_t k = 0; k < K; k++)
+            c[k] += d[j] * W[j * K + k];
+    for (size_t k = 0; k < K; k++)
+        c[k] = mlp_activation_backprop(act_prev, z_prev[k], a_prev[k], c[k]);
+}
+
+/* delta_prev row by row, and db_prev = its column sums as each row is
+ * made, the first row writing them. */
 static inline void
 tiny_backward_input_k(float *restrict delta_prev, float *restrict db_prev,
                       const float *restrict delta, const float *restrict W,
                       const float *restrict Z_prev, const float *restrict A_prev,
                       mlp_activation act_prev, size_t m, size_t K, size_t n_out)
 {
-    for (size_t i = 0; i < m; i++) {
-        const float *d = delta + i * n_out;
+    tiny_input_row(delta_prev, delta, W, Z_prev, A_prev, act_prev, K, n_out);
+    for (size_t k = 0; k < K; k++)
+        db_prev[k] = delta_prev[k];
+    for (size_t i = 1; i < m; i++) {
         float *c = delta_prev + i * K;
+        tiny_input_row(c, delta + i * n_out, W, Z_prev + i * K, A_prev + i * K, act_prev,
+                       K, n_out);
         for (size_t k = 0; k < K; k++)
-            c[k] = d[0] * W[k];
-        for (size_t j = 1; j < n_out; j++)
-            for (size_t k = 0; k < K; k++)
-                c[k] += d[j] * W[j * K + k];
-        for (size_t k = 0; k < K; k++) {
-            c[k] = mlp_activation_backprop(act_prev, Z_prev[i * K + k], A_prev[i * K + k],
-                                           c[k]);
-            db_prev[k] = i == 0 ? c[k] : db_prev[k] + c[k];
-        }
+            db_prev[k] += c[k];
     }
 }
 
