@@ -219,9 +219,15 @@ mlp_status mlp_loss_check_targets(mlp_loss loss, const float *Y, size_t m, size_
 /* The batch-mean loss C of outputs (Z, A) against Y, accumulated in double. */
 double mlp_loss_compute(mlp_loss loss, mlp_activation output_act, const float *Z,
                         const float *A, const float *Y, size_t m, size_t n);
+/* Whether a loss value in double is a finite float: finite in double is not
+ * enough, callers receive it as a float. */
+static inline bool mlp_loss_is_finite(double loss)
+{
+    return isfinite((float)loss);
+}
 /* The output layer's Delta^(L) = dC/dZ^(L), fused where SPEC.md says so,
- * and in the same pass db = its column sums, the layer's bias gradient;
- * returns C, the value mlp_loss_compute gives. */
+ * then, if C is a finite float, db = its column sums, the layer's bias
+ * gradient; returns C, the value mlp_loss_compute gives. */
 double mlp_loss_delta(mlp_loss loss, mlp_activation output_act, const float *Z,
                       const float *A, const float *Y, size_t m, size_t n, float *delta,
                       float *db);
@@ -248,11 +254,13 @@ typedef struct mlp_layer {
  * (the general path allows A to overwrite A_prev, which mlp_infer's two
  * buffers rely on). */
 
-/* Whether a layer takes the tiny path: at most 64 multiply-adds per product
- * (m n_in n_out), measured with `mlp_bench --layer-sweep` (bench/README.md). */
+/* A layer takes the tiny path when it makes at most this many multiply-adds
+ * per product (m n_in n_out), measured with `mlp_bench --layer-sweep`
+ * (bench/README.md). */
+enum { mlp_tiny_limit = 64 };
 static inline bool mlp_dense_is_tiny(size_t m, size_t n_in, size_t n_out)
 {
-    const size_t limit = 64;
+    const size_t limit = mlp_tiny_limit;
     return m <= limit && n_in <= limit && n_out <= limit && m * n_in * n_out <= limit;
 }
 /* The largest batch m at which an n_in -> n_out layer is tiny (0: none), so
@@ -260,7 +268,7 @@ static inline bool mlp_dense_is_tiny(size_t m, size_t n_in, size_t n_out)
  * this exactly when mlp_dense_is_tiny(m, n_in, n_out). */
 static inline size_t mlp_dense_tiny_rows(size_t n_in, size_t n_out)
 {
-    return mlp_dense_is_tiny(1, n_in, n_out) ? 64 / (n_in * n_out) : 0;
+    return mlp_dense_is_tiny(1, n_in, n_out) ? mlp_tiny_limit / (n_in * n_out) : 0;
 }
 
 /* Z = A_prev W^T + 1 b^T, A = g(Z). The tiny path is not for softmax. */
@@ -271,8 +279,8 @@ void mlp_dense_forward_tiny(float *Z, float *A, const float *A_prev, const float
                             const float *b, size_t m, size_t n_in, size_t n_out,
                             mlp_activation act);
 
-/* dW = delta^T A_prev. (db, the column sums of delta, is made by the pass
- * that makes delta: mlp_loss_delta for the output layer, the next layer's
+/* dW = delta^T A_prev. (db, the column sums of delta, is made where delta
+ * is made: by mlp_loss_delta for the output layer, by the next layer's
  * backward_input for the others.) */
 void mlp_dense_backward_params_general(float *dW, const float *delta, const float *A_prev,
                                        size_t m, size_t n_in, size_t n_out);

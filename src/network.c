@@ -359,19 +359,13 @@ mlp_status mlp_forward(mlp_net *net, const float *X, size_t m, const float **out
     return status;
 }
 
-/* Finite in double is not enough: callers receive the loss as a float. */
-static bool loss_is_finite(double loss)
-{
-    return isfinite((float)loss);
-}
-
 /* The batch-mean loss of the cached batch against targets Y already
  * checked; MLP_ERR_NUMERIC when it is not a finite float. */
 static mlp_status cached_loss(const mlp_net *net, const float *Y, double *loss)
 {
     const mlp_layer *out = &net->layers[net->n_layers - 1];
     *loss = mlp_loss_compute(net->loss, out->act, out->Z, out->A, Y, net->m, out->n_out);
-    return loss_is_finite(*loss) ? MLP_OK : MLP_ERR_NUMERIC;
+    return mlp_loss_is_finite(*loss) ? MLP_OK : MLP_ERR_NUMERIC;
 }
 
 /* The loss of the cached batch, after checking that Y is a valid target. */
@@ -468,7 +462,7 @@ mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y
         return status;
     forward_pass(net, X, m);
     double value = output_delta(net, Y);
-    if (!loss_is_finite(value))
+    if (!mlp_loss_is_finite(value))
         return MLP_ERR_NUMERIC;
     backward_layers(net);
     if (loss)

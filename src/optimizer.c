@@ -6,7 +6,6 @@
  */
 #include "internal.h"
 
-#include <float.h>
 #include <math.h>
 
 typedef enum { OPT_SGD, OPT_ADAM } opt_kind;

@@ -483,10 +483,12 @@ static void test_infinite_loss_keeps_grads_and_params(void **state)
     assert_int_equal(mlp_backward(net, Y, &loss), MLP_ERR_NUMERIC);
     assert_int_equal(mlp_loss_value(net, Y, &loss), MLP_ERR_NUMERIC);
     expect_grads_equal(net, grads);
+    grads = snapshot_grads(net);
     mlp_optimizer *opt;
     assert_int_equal(mlp_sgd_create(&opt, net, 0.1f, 0.0f, 0.0f), MLP_OK);
     assert_int_equal(mlp_train_batch(net, opt, X, Y, 8, &loss), MLP_ERR_NUMERIC);
     expect_params_equal(net, params);
+    expect_grads_equal(net, grads); /* not even db^(L), made with the loss */
     mlp_optimizer_free(opt);
     mlp_net_free(net);
 }
@@ -560,6 +562,51 @@ static void test_train_batch_matches_separate_calls(void **state)
     }
 }
 
+/* ---- db is the column sums of delta, in every layer ---- */
+
+/* After a backward pass, each layer's db holds the column sums of its delta,
+ * summed from the first row down, bit for bit: db is made where delta is
+ * made (the loss pass for the output layer, narrow or wide; the g' pass or
+ * the tiny loop for the others), not read back from it. */
+static void expect_db_column_sums(size_t n_out, size_t m)
+{
+    const size_t widths[] = {9, n_out};
+    const mlp_activation acts[] = {MLP_TANH, MLP_IDENTITY};
+    mlp_net *net = make_net(3, MLP_MSE, 17, 2, widths, acts);
+    float X[7 * 3], Y[7 * 20];
+    test_rng rng = {9};
+    test_fill_uniform(&rng, X, m * 3, -1, 1);
+    test_fill_uniform(&rng, Y, m * n_out, -1, 1);
+    const float *out;
+    assert_int_equal(mlp_forward(net, X, m, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
+    for (size_t l = 0; l < 2; l++) {
+        const float *delta, *db;
+        size_t rows, n = widths[l];
+        assert_int_equal(mlp_layer_cache(net, l, NULL, NULL, &delta, &rows), MLP_OK);
+        assert_int_equal(mlp_layer_grads(net, l, NULL, &db), MLP_OK);
+        assert_int_equal(rows, m);
+        for (size_t j = 0; j < n; j++) {
+            float sum = delta[j];
+            for (size_t i = 1; i < m; i++)
+                sum += delta[i * n + j];
+            assert_memory_equal(&sum, &db[j], sizeof sum);
+        }
+    }
+    mlp_net_free(net);
+}
+
+/* Outputs of 3 and 20 (the loss pass sums narrow outputs column by column,
+ * wide ones row by row), one row (the tiny path) and seven. */
+static void test_db_is_column_sums_of_delta(void **state)
+{
+    (void)state;
+    expect_db_column_sums(3, 1);
+    expect_db_column_sums(3, 7);
+    expect_db_column_sums(20, 1);
+    expect_db_column_sums(20, 7);
+}
+
 /* ---- saturated outputs: SPEC.md's logs that cannot produce -inf ---- */
 
 /* One dense layer 1 -> n with the given weights, no bias, on x = 1: the
@@ -625,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_infinite_loss_keeps_grads_and_params),
         cmocka_unit_test(test_train_batch_matches_separate_calls),
         cmocka_unit_test(test_saturated_outputs_keep_exact_loss),
+        cmocka_unit_test(test_db_is_column_sums_of_delta),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
