@@ -175,7 +175,8 @@ mlp_status mlp_forward(mlp_net *net, const float *X, size_t m, const float **out
  * outside [0,1]; a cross-entropy row with a negative entry or a sum that
  * is not 1 within 1e-3), MLP_ERR_STATE (no forward pass since the network
  * was created or changed), MLP_ERR_NUMERIC (the loss is NaN or infinite;
- * the gradients are then left as they were). */
+ * the gradients, and the deltas of an earlier mlp_backward on the same
+ * batch, are then left as they were). */
 mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss);
 
 /* The loss of the last forward batch against Y, without computing

@@ -368,14 +368,20 @@ static mlp_status cached_loss(const mlp_net *net, const float *Y, double *loss)
     return mlp_loss_is_finite(*loss) ? MLP_OK : MLP_ERR_NUMERIC;
 }
 
-/* The loss of the cached batch, after checking that Y is a valid target. */
-static mlp_status batch_loss(const mlp_net *net, const float *Y, double *loss)
+/* Whether Y is a valid target for the cached batch. */
+static mlp_status check_cached_targets(const mlp_net *net, const float *Y)
 {
     if (!net || !Y)
         return MLP_ERR_ARG;
     if (net->m == 0)
         return MLP_ERR_STATE;
-    mlp_status status = mlp_loss_check_targets(net->loss, Y, net->m, net_outputs(net));
+    return mlp_loss_check_targets(net->loss, Y, net->m, net_outputs(net));
+}
+
+/* The loss of the cached batch, after checking that Y is a valid target. */
+static mlp_status batch_loss(const mlp_net *net, const float *Y, double *loss)
+{
+    mlp_status status = check_cached_targets(net, Y);
     return status == MLP_OK ? cached_loss(net, Y, loss) : status;
 }
 
@@ -425,16 +431,27 @@ static double output_delta(mlp_net *net, const float *Y)
                           out->delta, out->db);
 }
 
-/* The loss is checked before Delta^(L) is written, so that a refused call
- * leaves the deltas of an earlier backward pass as they were; the pass that
- * writes Delta^(L) computes it again, which mlp_train_batch does not. */
+/* After a forward pass the old deltas are stale and hidden (mlp_layer_cache
+ * gives NULL), so the pass that writes Delta^(L) also gives the loss. A
+ * second backward pass on the same batch would overwrite deltas the caller
+ * can read: there the loss is checked first and computed twice. */
 mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss)
 {
-    double value;
-    mlp_status status = batch_loss(net, Y, &value);
+    double value = 0.0;
+    mlp_status status;
+    if (net && net->has_delta) {
+        status = batch_loss(net, Y, &value);
+        if (status == MLP_OK)
+            output_delta(net, Y);
+    } else {
+        status = check_cached_targets(net, Y);
+        if (status == MLP_OK)
+            value = output_delta(net, Y);
+        if (status == MLP_OK && !mlp_loss_is_finite(value))
+            status = MLP_ERR_NUMERIC;
+    }
     if (status != MLP_OK)
         return status;
-    output_delta(net, Y);
     backward_layers(net);
     if (loss)
         *loss = (float)value;

@@ -493,12 +493,41 @@ static void test_infinite_loss_keeps_grads_and_params(void **state)
     mlp_net_free(net);
 }
 
+/* A second mlp_backward on the same batch whose loss is not a float (finite
+ * targets near FLT_MAX) is refused and leaves the deltas the first one made,
+ * which mlp_layer_cache shows, as well as the gradients. */
+static void test_second_backward_refused_keeps_deltas(void **state)
+{
+    (void)state;
+    float X[8 * 3], Y[8], huge[8];
+    mlp_net *net = net_with_grads(X, Y);
+    float *grads = snapshot_grads(net);
+    float before[3][8 * 16];
+    for (size_t l = 0; l < 3; l++) {
+        const float *delta;
+        size_t n_out;
+        assert_int_equal(mlp_layer_cache(net, l, NULL, NULL, &delta, NULL), MLP_OK);
+        assert_int_equal(mlp_layer_params(net, l, NULL, NULL, &n_out, NULL), MLP_OK);
+        memcpy(before[l], delta, 8 * n_out * sizeof(float));
+    }
+    for (size_t i = 0; i < 8; i++)
+        huge[i] = (i % 2 ? -3e38f : 3e38f);
+    assert_int_equal(mlp_backward(net, huge, NULL), MLP_ERR_NUMERIC);
+    for (size_t l = 0; l < 3; l++) {
+        const float *delta;
+        size_t n_out;
+        assert_int_equal(mlp_layer_cache(net, l, NULL, NULL, &delta, NULL), MLP_OK);
+        assert_int_equal(mlp_layer_params(net, l, NULL, NULL, &n_out, NULL), MLP_OK);
+        assert_memory_equal(before[l], delta, 8 * n_out * sizeof(float));
+    }
+    expect_grads_equal(net, grads);
+    mlp_net_free(net);
+}
+
 /* ---- mlp_train_batch is mlp_forward, mlp_backward, mlp_optimizer_step ---- */
 
 /* One step both ways on two nets with the same seed: the loss reported and
- * every parameter after the step are bit for bit the same. The training
- * step takes its loss from the pass that writes Delta^(L); mlp_backward
- * computes it before. */
+ * every parameter after the step are bit for bit the same. */
 static void expect_train_batch_matches_calls(mlp_loss loss, mlp_activation out_act,
                                              size_t m)
 {
@@ -670,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_failed_forward_keeps_cache),
         cmocka_unit_test(test_failed_backward_keeps_grads),
         cmocka_unit_test(test_infinite_loss_keeps_grads_and_params),
+        cmocka_unit_test(test_second_backward_refused_keeps_deltas),
         cmocka_unit_test(test_train_batch_matches_separate_calls),
         cmocka_unit_test(test_saturated_outputs_keep_exact_loss),
         cmocka_unit_test(test_db_is_column_sums_of_delta),
