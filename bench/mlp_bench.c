@@ -482,6 +482,15 @@ static figures figures_of(const result *r)
     return f;
 }
 
+/* The memory the network added. statm and ru_maxrss count a few pages
+ * differently, so a network smaller than that difference reads as 0, not
+ * as a small negative figure. */
+static double net_mib(const result *r)
+{
+    double net = r->peak_mib - r->base_mib;
+    return net > 0.0 ? net : 0.0;
+}
+
 static const char *limit_name(const result *r)
 {
     return r->w->loss == MLP_MSE ? "hand-written C" : "GEMM only";
@@ -502,7 +511,7 @@ static void print_table_row(const result *r)
         "%9.1f\n",
         r->w->name, r->threads, r->w->batch, f.lib_sps, f.lib_gflops, f.limit_sps,
         f.limit_gflops, f.ratio, f.us_per_step, r->allocs_per_step, r->peak_mib,
-        r->base_mib, r->peak_mib - r->base_mib, r->analytic_mib);
+        r->base_mib, net_mib(r), r->analytic_mib);
 }
 
 static void print_table_notes(const result *results, size_t n)
@@ -537,8 +546,7 @@ static void print_csv(const result *results, size_t n)
             "%s,%zu,%zu,%s,%.1f,%.3f,%.1f,%.3f,%.4f,%.3f,%.3f,%zu,%.2f,%.2f,%.2f,%.2f\n",
             r->w->name, r->threads, r->w->batch, limit_name(r), f.lib_sps, f.lib_gflops,
             f.limit_sps, f.limit_gflops, f.ratio, f.us_per_step, r->allocs_per_step,
-            r->setup_allocs, r->peak_mib, r->base_mib, r->peak_mib - r->base_mib,
-            r->analytic_mib);
+            r->setup_allocs, r->peak_mib, r->base_mib, net_mib(r), r->analytic_mib);
     }
 }
 
@@ -570,7 +578,7 @@ static void print_json(const result *results, size_t n)
         print_json_number("allocs_per_step", r->allocs_per_step, ", ");
         print_json_number("peak_rss_mib", r->peak_mib, ", ");
         print_json_number("base_rss_mib", r->base_mib, ", ");
-        print_json_number("net_rss_mib", r->peak_mib - r->base_mib, ", ");
+        print_json_number("net_rss_mib", net_mib(r), ", ");
         print_json_number("analytic_min_mib", r->analytic_mib, ", ");
         print_json_number("xor_max_param_diff", r->max_param_diff, "");
         printf("}%s\n", k + 1 < n ? "," : "");
