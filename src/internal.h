@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- alloc_raw.c (mlp_alloc) and alloc.c: the one allocation function, so
  * tests and the benchmark can count or fail allocations by wrapping
@@ -76,6 +77,15 @@ float *mlp_alloc_floats(size_t count);
 #define MLP_VECTOR_CLONES
 #endif
 
+/* For a helper that exists to be inlined with constant arguments (an
+ * activation, an input width), where GCC's size limits would otherwise
+ * make it a call that decides per entry again. */
+#if defined(__GNUC__)
+#define MLP_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define MLP_ALWAYS_INLINE inline
+#endif
+
 /* Non-zero when x is NaN or infinite. A comparison rather than a call to
  * isfinite, so that loops testing many values vectorize. */
 static inline int mlp_not_finite(float x)
@@ -131,13 +141,61 @@ bool mlp_matmul_uses_loops(mlp_product op, size_t M, size_t N, size_t K);
  * that activation alone. Softmax needs a whole row and is not here. ---- */
 static const float mlp_leaky_slope = 0.01f;
 
-/* 1/(1+e^-z) written so that e^x never overflows: for z < 0, e^z/(1+e^z). */
+/* e^y for y <= 0, what sigmoid and tanh need, within 1.1 ulp where e^y is a
+ * normal float: y = n ln2 + r with |r| <= ln2/2, e^r by Cephes' expf
+ * polynomial, then 2^n as two powers of two written into exponent bits, so
+ * that results down to the subnormals round once. No branch and no library
+ * call, so the loops that call it vectorize. y below -110 gives 0; NaN gives
+ * NaN. */
+static inline float mlp_exp_nonpositive(float y)
+{
+    const float log2e = 1.44269504f, ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+    const float shift = 12582912.0f; /* 1.5 * 2^23: the sum rounds to an integer */
+    y = y < -110.0f ? -110.0f : y;
+    float shifted = y * log2e + shift;
+    float n = shifted - shift;
+    float r = (y - n * ln2_hi) - n * ln2_lo;
+    float r2 = r * r, r4 = r2 * r2; /* Estrin's scheme: a short dependency chain */
+    float p = (5.0000001201e-1f + 1.6666665459e-1f * r) +
+              r2 * (4.1665795894e-2f + 8.3334519073e-3f * r) +
+              r4 * (1.3981999507e-3f + 1.9875691500e-4f * r);
+    p = p * r2 + r + 1.0f;
+    uint32_t n_bits; /* n, between -159 and 0, sits in the low bits of shifted */
+    memcpy(&n_bits, &shifted, sizeof n_bits);
+    int32_t n_int = (int32_t)(n_bits - 0x4B400000u);
+    int32_t half = n_int / 2;
+    uint32_t bits1 = (uint32_t)(half + 127) << 23, bits2 = (uint32_t)(n_int - half + 127)
+                                                           << 23;
+    float scale1, scale2;
+    memcpy(&scale1, &bits1, sizeof scale1);
+    memcpy(&scale2, &bits2, sizeof scale2);
+    return p * scale1 * scale2;
+}
+
+/* 1/(1+e^-z), written with e = e^-|z| <= 1 so nothing overflows: 1/(1+e)
+ * for z >= 0, e/(1+e) below. */
 static inline float mlp_sigmoid(float z)
 {
-    if (z >= 0.0f)
-        return 1.0f / (1.0f + expf(-z));
-    float e = expf(z);
-    return e / (1.0f + e);
+    float e = mlp_exp_nonpositive(-fabsf(z));
+    return (z >= 0.0f ? 1.0f : e) / (1.0f + e);
+}
+
+/* tanh z within 2 ulp, branch-free so that it vectorizes (glibc's tanhf
+ * does not, and cost tanh networks 2x). Below 0.625 Cephes' odd
+ * polynomial; above, (1 - e)/(1 + e) with e = e^-2|z|, |z| capped at 10,
+ * where tanh is 1 in float; the sign is z's, so -0 stays -0. NaN gives NaN. */
+static inline float mlp_tanh(float z)
+{
+    float a = fabsf(z), a2 = a * a;
+    float p = -5.70498872745e-3f;
+    p = p * a2 + 2.06390887954e-2f;
+    p = p * a2 - 5.37397155531e-2f;
+    p = p * a2 + 1.33314422036e-1f;
+    p = p * a2 - 3.33332819422e-1f;
+    float small = a + a * a2 * p;
+    float e = mlp_exp_nonpositive(-2.0f * (a > 10.0f ? 10.0f : a));
+    float large = (1.0f - e) / (1.0f + e);
+    return copysignf(a < 0.625f ? small : large, z);
 }
 
 /* a = g(z). */
@@ -147,11 +205,13 @@ static inline float mlp_activation_value(mlp_activation act, float z)
     case MLP_SIGMOID:
         return mlp_sigmoid(z);
     case MLP_TANH:
-        return tanhf(z);
+        return mlp_tanh(z);
     case MLP_RELU:
         return z > 0.0f ? z : 0.0f;
-    case MLP_LEAKY_RELU:
-        return z > 0.0f ? z : mlp_leaky_slope * z;
+    case MLP_LEAKY_RELU: {
+        float leak = mlp_leaky_slope * z; /* made either way, so the choice vectorizes */
+        return z > 0.0f ? z : leak;
+    }
     case MLP_IDENTITY:
     case MLP_SOFTMAX:
         break;
@@ -171,8 +231,10 @@ static inline float mlp_activation_backprop(mlp_activation act, float z, float a
         return d * (1.0f - a * a);
     case MLP_RELU:
         return z > 0.0f ? d : 0.0f;
-    case MLP_LEAKY_RELU:
-        return z > 0.0f ? d : mlp_leaky_slope * d;
+    case MLP_LEAKY_RELU: {
+        float leak = mlp_leaky_slope * d;
+        return z > 0.0f ? d : leak;
+    }
     case MLP_IDENTITY:
     case MLP_SOFTMAX:
         break;

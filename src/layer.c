@@ -35,9 +35,10 @@ static inline void tiny_forward_k(float *restrict Z, float *restrict A,
 }
 
 /* The forward kernel compiled for input widths 1 to 4, act as given. */
-static inline void tiny_forward_width(float *Z, float *A, const float *A_prev,
-                                      const float *W, const float *b, size_t m,
-                                      size_t n_in, size_t n_out, mlp_activation act)
+static MLP_ALWAYS_INLINE void tiny_forward_width(float *Z, float *A, const float *A_prev,
+                                                 const float *W, const float *b, size_t m,
+                                                 size_t n_in, size_t n_out,
+                                                 mlp_activation act)
 {
     switch (n_in) {
     case 1:

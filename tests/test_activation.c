@@ -1,0 +1,157 @@
+/*
+ * The activations' own exponential, sigmoid and tanh (internal.h), which
+ * libmlp computes without libm so that its loops vectorize: accuracy against
+ * double-precision libm over sweeps of inputs, the special values, and the
+ * library's vectorized passes against the per-entry formulas bit for bit.
+ */
+#include "internal.h"
+#include "test_util.h"
+
+/* The distance from got to want in units of the float spacing at want
+ * (subnormal spacing below FLT_MIN). */
+static double ulps(float got, double want)
+{
+    float w = fabsf((float)want);
+    double spacing = (double)nextafterf(w, INFINITY) - (double)w;
+    return fabs((double)got - want) / spacing;
+}
+
+/* The float with these bits: the sweeps step through bit patterns, so that
+ * every binade is covered alike. */
+static float float_at(uint32_t bits)
+{
+    float x;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
+static uint32_t bits_of(float x)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits;
+}
+
+/* e^y within 1.1 ulp wherever it is a normal float, and within one
+ * subnormal spacing below that. */
+static void test_exp_accuracy(void **state)
+{
+    (void)state;
+    double worst = 0.0;
+    for (uint32_t b = 0; b <= bits_of(110.0f); b += 1009) {
+        float y = -float_at(b);
+        double want = exp((double)y);
+        float got = mlp_exp_nonpositive(y);
+        if (want >= FLT_MIN)
+            worst = fmax(worst, ulps(got, want));
+        else
+            assert_true(fabs((double)got - want) <= 0x1p-149);
+    }
+    assert_true(worst <= 1.1);
+    assert_true(worst > 0.0); /* the sweep compared something */
+    assert_true(mlp_exp_nonpositive(0.0f) == 1.0f);
+    assert_true(mlp_exp_nonpositive(-0.0f) == 1.0f);
+    assert_true(mlp_exp_nonpositive(-INFINITY) == 0.0f);
+    assert_true(mlp_exp_nonpositive(-1e30f) == 0.0f);
+    assert_true(isnan(mlp_exp_nonpositive(NAN)));
+}
+
+/* tanh within 2 ulp on [-12, 12], odd to the bit, 1 beyond, and -0, the
+ * infinities and NaN as tanh has them. */
+static void test_tanh_accuracy(void **state)
+{
+    (void)state;
+    double worst = 0.0;
+    for (uint32_t b = 0; b <= bits_of(12.0f); b += 1013) {
+        float z = float_at(b);
+        worst = fmax(worst, ulps(mlp_tanh(z), tanh((double)z)));
+        assert_true(mlp_tanh(-z) == -mlp_tanh(z));
+    }
+    assert_true(worst <= 2.0);
+    assert_true(mlp_tanh(9.5f) == 1.0f && mlp_tanh(1e30f) == 1.0f);
+    assert_true(mlp_tanh(INFINITY) == 1.0f && mlp_tanh(-INFINITY) == -1.0f);
+    assert_true(mlp_tanh(-0.0f) == 0.0f && signbit(mlp_tanh(-0.0f)));
+    assert_true(mlp_tanh(1e-30f) == 1e-30f);
+    assert_true(isnan(mlp_tanh(NAN)));
+}
+
+/* The sigmoid within 3 ulp on [-110, 110] (the formula's own two
+ * roundings on top of e^-|z|), exactly 1/2 at 0, 0 and 1 at the
+ * infinities, NaN for NaN. */
+static void test_sigmoid_accuracy(void **state)
+{
+    (void)state;
+    double worst = 0.0;
+    for (uint32_t b = 0; b <= bits_of(110.0f); b += 1009)
+        for (int sign = -1; sign <= 1; sign += 2) {
+            float z = (float)sign * float_at(b);
+            double want = 1.0 / (1.0 + exp(-(double)z));
+            float got = mlp_sigmoid(z);
+            if (want >= FLT_MIN)
+                worst = fmax(worst, ulps(got, want));
+            else
+                assert_true(fabs((double)got - want) <= 0x1p-149);
+        }
+    assert_true(worst <= 3.0);
+    assert_true(mlp_sigmoid(0.0f) == 0.5f);
+    assert_true(mlp_sigmoid(INFINITY) == 1.0f && mlp_sigmoid(-INFINITY) == 0.0f);
+    assert_true(isnan(mlp_sigmoid(NAN)));
+}
+
+/* Leaky ReLU keeps NaN, and its derivative selects, so an infinite delta
+ * is never multiplied by 0. */
+static void test_leaky_relu_values(void **state)
+{
+    (void)state;
+    assert_true(mlp_activation_value(MLP_LEAKY_RELU, 2.0f) == 2.0f);
+    assert_true(mlp_activation_value(MLP_LEAKY_RELU, -2.0f) == mlp_leaky_slope * -2.0f);
+    assert_true(isnan(mlp_activation_value(MLP_LEAKY_RELU, NAN)));
+    assert_true(mlp_activation_backprop(MLP_LEAKY_RELU, 1.0f, 1.0f, INFINITY) ==
+                INFINITY);
+    assert_true(mlp_activation_backprop(MLP_LEAKY_RELU, -1.0f, -0.01f, 3.0f) ==
+                mlp_leaky_slope * 3.0f);
+}
+
+/* The library's vectorized passes (mlp_activation_forward / _backward)
+ * give the bits of the per-entry formulas, for every element-wise
+ * activation, on rows long enough for vector loops and their remainders. */
+static void test_passes_match_formulas(void **state)
+{
+    (void)state;
+    enum { m = 3, n = 37 };
+    static const mlp_activation acts[] = {MLP_IDENTITY, MLP_SIGMOID, MLP_TANH, MLP_RELU,
+                                          MLP_LEAKY_RELU};
+    float b[n], Z[m * n], Z0[m * n], A[m * n], delta[m * n], delta0[m * n], db[n];
+    test_rng rng = {17};
+    test_fill_uniform(&rng, b, n, -1, 1);
+    test_fill_uniform(&rng, Z0, m * n, -12, 12);
+    test_fill_uniform(&rng, delta0, m * n, -2, 2);
+    for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+        memcpy(Z, Z0, sizeof Z);
+        mlp_activation_forward(acts[k], b, Z, A, m, n);
+        memcpy(delta, delta0, sizeof delta);
+        mlp_activation_backward(acts[k], Z, A, delta, db, m, n);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                size_t e = i * n + j;
+                float z = Z0[e] + b[j];
+                float a = mlp_activation_value(acts[k], z);
+                assert_true(bits_of(Z[e]) == bits_of(z));
+                assert_true(bits_of(A[e]) == bits_of(a));
+                assert_true(bits_of(delta[e]) ==
+                            bits_of(mlp_activation_backprop(acts[k], z, a, delta0[e])));
+            }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exp_accuracy),
+        cmocka_unit_test(test_tanh_accuracy),
+        cmocka_unit_test(test_sigmoid_accuracy),
+        cmocka_unit_test(test_leaky_relu_values),
+        cmocka_unit_test(test_passes_match_formulas),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
