@@ -44,22 +44,38 @@ void *__wrap_mlp_alloc(size_t n_bytes)
 
 /* ---- workloads ---- */
 
-enum { max_widths = 4 };
+enum { max_widths = 8 };
 
 typedef struct workload {
     const char *name;
     size_t n_widths;           /* input width included */
     size_t widths[max_widths]; /* n_0, n_1, ..., n_L */
-    mlp_activation output;     /* hidden layers are ReLU */
+    mlp_activation hidden, output;
     mlp_loss loss;
     size_t batch;
     size_t iters, warmup; /* default steps per timed round, warm-up steps */
 } workload;
 
 static const workload workloads[] = {
-    {"xor", 3, {2, 4, 1}, MLP_SIGMOID, MLP_MSE, 1, 400000, 20000},
-    {"digits-size", 4, {64, 128, 64, 10}, MLP_SOFTMAX, MLP_CROSS_ENTROPY, 32, 4000, 200},
-    {"large", 4, {784, 1024, 1024, 10}, MLP_SOFTMAX, MLP_CROSS_ENTROPY, 256, 20, 3},
+    {"xor", 3, {2, 4, 1}, MLP_RELU, MLP_SIGMOID, MLP_MSE, 1, 400000, 20000},
+    {"digits-size",
+     4,
+     {64, 128, 64, 10},
+     MLP_RELU,
+     MLP_SOFTMAX,
+     MLP_CROSS_ENTROPY,
+     32,
+     4000,
+     200},
+    {"large",
+     4,
+     {784, 1024, 1024, 10},
+     MLP_RELU,
+     MLP_SOFTMAX,
+     MLP_CROSS_ENTROPY,
+     256,
+     20,
+     3},
 };
 enum { n_workloads = sizeof workloads / sizeof workloads[0] };
 
@@ -72,6 +88,8 @@ typedef struct options {
     size_t iters, warmup, rounds; /* 0: the workload's default */
     size_t batch;                 /* 0: the workload's own */
     const char *only;             /* NULL: every workload */
+    const char *net;              /* --net: a workload of these widths instead */
+    const char *hidden;           /* --hidden: NULL keeps ReLU */
     out_format format;
     bool no_limit;
     bool gemm_sweep;
@@ -182,7 +200,7 @@ static mlp_net *build_net(const workload *w)
     mlp_net *net;
     mlp_status status = mlp_net_create(&net, w->widths[0], w->loss, 42);
     for (size_t l = 1; status == MLP_OK && l < w->n_widths; l++) {
-        mlp_activation act = l + 1 == w->n_widths ? w->output : MLP_RELU;
+        mlp_activation act = l + 1 == w->n_widths ? w->output : w->hidden;
         status = mlp_net_add_dense(net, w->widths[l], act);
     }
     if (status != MLP_OK)
@@ -241,15 +259,6 @@ typedef struct hand_xor {
     bool first;
 } hand_xor;
 
-/* The library's overflow-safe sigmoid, so both sides round alike. */
-static float hand_sigmoid(float z)
-{
-    if (z >= 0.0f)
-        return 1.0f / (1.0f + expf(-z));
-    float e = expf(z);
-    return e / (1.0f + e);
-}
-
 static float momentum_update(float *p, float *v, float g, bool first)
 {
     *v = first ? g : momentum * *v + g;
@@ -268,7 +277,7 @@ static float hand_xor_step(hand_xor *h, const float *x, float y)
         a1[j] = z1[j] > 0.0f ? z1[j] : 0.0f;
         z2 += h->W2[j] * a1[j];
     }
-    float a2 = hand_sigmoid(z2 + h->b2);
+    float a2 = mlp_sigmoid(z2 + h->b2); /* the library's, so both sides round alike */
     double diff = (double)a2 - y;
     float d2 = (a2 - y) * (a2 * (1.0f - a2));
     for (int j = 0; j < 4; j++)
@@ -767,6 +776,11 @@ static void usage(FILE *to)
             "                round of each counts (default 5)\n"
             "  --workload W  run only W (default: all, smallest first)\n"
             "  --batch N     rows per step for digits-size and large (xor stays at 1)\n"
+            "  --net N0-N1-..-NL  instead of the workloads, a network of these widths\n"
+            "                (2 to 8 of them; softmax + cross-entropy output, batch 32\n"
+            "                unless --batch) against its GEMM-only limit\n"
+            "  --hidden A    hidden activation of digits-size, large and --net:\n"
+            "                relu (default), leaky-relu, tanh, sigmoid or identity\n"
             "  --no-limit    time the library only and allocate no limit buffers, so "
             "that\n"
             "                memory measured from outside is the library's plus the\n"
@@ -805,6 +819,10 @@ static options parse_options(int argc, char **argv)
             o.batch = parse_count(arg, next), k++;
         else if (strcmp(arg, "--workload") == 0 && next)
             o.only = next, k++;
+        else if (strcmp(arg, "--net") == 0 && next)
+            o.net = next, k++;
+        else if (strcmp(arg, "--hidden") == 0 && next)
+            o.hidden = next, k++;
         else if (strcmp(arg, "--csv") == 0)
             o.format = OUT_CSV;
         else if (strcmp(arg, "--json") == 0)
@@ -826,6 +844,84 @@ static options parse_options(int argc, char **argv)
     return o;
 }
 
+/* --net 64-256-10: a softmax + cross-entropy network of those widths, timed
+ * against its GEMM-only limit, with about 1e10 FLOP per timed round. */
+static workload custom_workload(const char *spec, size_t batch)
+{
+    workload w = {.name = spec,
+                  .hidden = MLP_RELU,
+                  .output = MLP_SOFTMAX,
+                  .loss = MLP_CROSS_ENTROPY,
+                  .batch = batch ? batch : 32};
+    const char *p = spec;
+    bool ok = true;
+    while (ok && *p) {
+        char *end;
+        long long width = strtoll(p, &end, 10);
+        ok = end != p && width > 0 && width <= 1000000 && w.n_widths < max_widths &&
+             (*end == '\0' || (*end == '-' && end[1] != '\0'));
+        if (ok)
+            w.widths[w.n_widths++] = (size_t)width;
+        p = *end == '-' ? end + 1 : end;
+    }
+    if (!ok || w.n_widths < 2 || w.widths[w.n_widths - 1] < 2) {
+        fprintf(stderr,
+                "mlp_bench: --net wants 2 to %d widths such as 64-256-10, "
+                "with at least 2 outputs\n",
+                max_widths);
+        exit(2);
+    }
+    double flop = 6.0 * (double)weight_count(&w) * (double)w.batch;
+    w.iters = (size_t)fmin(fmax(1e10 / flop, 10.0), 400000.0);
+    w.warmup = w.iters / 20 + 1;
+    return w;
+}
+
+static mlp_activation parse_hidden(const char *name)
+{
+    static const struct {
+        const char *name;
+        mlp_activation act;
+    } known[] = {{"relu", MLP_RELU},
+                 {"leaky-relu", MLP_LEAKY_RELU},
+                 {"tanh", MLP_TANH},
+                 {"sigmoid", MLP_SIGMOID},
+                 {"identity", MLP_IDENTITY}};
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        if (strcmp(name, known[k].name) == 0)
+            return known[k].act;
+    fprintf(stderr, "mlp_bench: unknown hidden activation '%s'\n", name);
+    exit(2);
+}
+
+/* The workloads to run, as copies that --batch, --hidden and --net shape.
+ * xor keeps batch 1 and ReLU: its limit is written for exactly that step. A
+ * changed hidden activation is named after the workload, as in large/tanh. */
+static size_t choose_workloads(const options *o, workload *chosen, char names[][80])
+{
+    size_t n = 0;
+    if (o->net)
+        chosen[n++] = custom_workload(o->net, o->batch);
+    for (size_t k = 0; !o->net && k < n_workloads; k++)
+        if (!o->only || strcmp(o->only, workloads[k].name) == 0) {
+            chosen[n] = workloads[k];
+            if (o->batch && chosen[n].loss != MLP_MSE)
+                chosen[n].batch = o->batch;
+            n++;
+        }
+    if (n == 0) {
+        fprintf(stderr, "mlp_bench: unknown workload '%s'\n", o->only);
+        exit(2);
+    }
+    for (size_t k = 0; o->hidden && k < n; k++)
+        if (chosen[k].loss != MLP_MSE) {
+            chosen[k].hidden = parse_hidden(o->hidden);
+            snprintf(names[k], sizeof names[k], "%.60s/%s", chosen[k].name, o->hidden);
+            chosen[k].name = names[k];
+        }
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     options o = parse_options(argc, argv);
@@ -841,22 +937,12 @@ int main(int argc, char **argv)
         layer_sweep();
         return 0;
     }
-    /* copies, so --batch can change the batch of the mini-batch workloads */
     workload chosen[n_workloads];
+    char names[n_workloads][80];
+    size_t n = choose_workloads(&o, chosen, names);
     result results[n_workloads];
-    size_t n = 0;
-    for (size_t k = 0; k < n_workloads; k++)
-        if (!o.only || strcmp(o.only, workloads[k].name) == 0) {
-            chosen[n] = workloads[k];
-            if (o.batch && chosen[n].loss != MLP_MSE) /* xor stays per-sample */
-                chosen[n].batch = o.batch;
-            results[n] = run_workload(&chosen[n], &o);
-            n++;
-        }
-    if (n == 0) {
-        fprintf(stderr, "mlp_bench: unknown workload '%s'\n", o.only);
-        return 2;
-    }
+    for (size_t k = 0; k < n; k++)
+        results[k] = run_workload(&chosen[k], &o);
     if (o.format == OUT_CSV)
         print_csv(results, n);
     else if (o.format == OUT_JSON)
