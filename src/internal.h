@@ -164,8 +164,8 @@ static inline float mlp_exp_nonpositive(float y)
     memcpy(&n_bits, &shifted, sizeof n_bits);
     int32_t n_int = (int32_t)(n_bits - 0x4B400000u);
     int32_t half = n_int / 2;
-    uint32_t bits1 = (uint32_t)(half + 127) << 23, bits2 = (uint32_t)(n_int - half + 127)
-                                                           << 23;
+    uint32_t bits1 = (uint32_t)(half + 127) << 23;
+    uint32_t bits2 = (uint32_t)(n_int - half + 127) << 23;
     float scale1, scale2;
     memcpy(&scale1, &bits1, sizeof scale1);
     memcpy(&scale2, &bits2, sizeof scale2);

@@ -431,37 +431,35 @@ static double output_delta(mlp_net *net, const float *Y)
                           out->delta, out->db);
 }
 
-/* After a forward pass the old deltas are stale and hidden (mlp_layer_cache
- * gives NULL), so the pass that writes Delta^(L) also gives the loss. A
- * second backward pass on the same batch would overwrite deltas the caller
- * can read: there the loss is checked first and computed twice. */
-mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss)
+/* Delta^(L), whose pass also gives the loss, then, if the loss is a finite
+ * float, every layer's dW and the deltas and db below. A refused pass has
+ * written only Delta^(L). */
+static mlp_status backward_from_output(mlp_net *net, const float *Y, float *loss)
 {
-    double value = 0.0;
-    mlp_status status;
-    if (net && net->has_delta) {
-        status = batch_loss(net, Y, &value);
-        if (status == MLP_OK)
-            output_delta(net, Y);
-    } else {
-        status = check_cached_targets(net, Y);
-        if (status == MLP_OK)
-            value = output_delta(net, Y);
-        if (status == MLP_OK && !mlp_loss_is_finite(value))
-            status = MLP_ERR_NUMERIC;
-    }
-    if (status != MLP_OK)
-        return status;
+    double value = output_delta(net, Y);
+    if (!mlp_loss_is_finite(value))
+        return MLP_ERR_NUMERIC;
     backward_layers(net);
     if (loss)
         *loss = (float)value;
     return MLP_OK;
 }
 
+/* After a forward pass the old deltas are stale and hidden (mlp_layer_cache
+ * gives NULL), so a refused pass may write Delta^(L). A second backward pass
+ * on the same batch would overwrite deltas the caller can read: there the
+ * loss is checked first, and so computed twice. */
+mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss)
+{
+    mlp_status status = check_cached_targets(net, Y);
+    double value;
+    if (status == MLP_OK && net->has_delta)
+        status = cached_loss(net, Y, &value);
+    return status == MLP_OK ? backward_from_output(net, Y, loss) : status;
+}
+
 /* mlp_forward then mlp_backward, with X and Y both checked before anything
- * changes, so a bad target leaves even the cached batch as it was. The loss
- * comes from the pass that writes Delta^(L): the forward pass has already
- * made the old deltas stale. */
+ * changes, so a bad target leaves even the cached batch as it was. */
 mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y,
                                     size_t m, float *loss)
 {
@@ -478,13 +476,7 @@ mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y
     if (status != MLP_OK)
         return status;
     forward_pass(net, X, m);
-    double value = output_delta(net, Y);
-    if (!mlp_loss_is_finite(value))
-        return MLP_ERR_NUMERIC;
-    backward_layers(net);
-    if (loss)
-        *loss = (float)value;
-    return MLP_OK;
+    return backward_from_output(net, Y, loss);
 }
 
 mlp_status mlp_predict(mlp_net *net, const float *X, size_t m, float *out)
