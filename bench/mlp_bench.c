@@ -56,26 +56,35 @@ typedef struct workload {
     size_t iters, warmup; /* default steps per timed round, warm-up steps */
 } workload;
 
+/* Hidden layers are ReLU unless --hidden says otherwise. */
 static const workload workloads[] = {
-    {"xor", 3, {2, 4, 1}, MLP_RELU, MLP_SIGMOID, MLP_MSE, 1, 400000, 20000},
-    {"digits-size",
-     4,
-     {64, 128, 64, 10},
-     MLP_RELU,
-     MLP_SOFTMAX,
-     MLP_CROSS_ENTROPY,
-     32,
-     4000,
-     200},
-    {"large",
-     4,
-     {784, 1024, 1024, 10},
-     MLP_RELU,
-     MLP_SOFTMAX,
-     MLP_CROSS_ENTROPY,
-     256,
-     20,
-     3},
+    {.name = "xor",
+     .n_widths = 3,
+     .widths = {2, 4, 1},
+     .hidden = MLP_RELU,
+     .output = MLP_SIGMOID,
+     .loss = MLP_MSE,
+     .batch = 1,
+     .iters = 400000,
+     .warmup = 20000},
+    {.name = "digits-size",
+     .n_widths = 4,
+     .widths = {64, 128, 64, 10},
+     .hidden = MLP_RELU,
+     .output = MLP_SOFTMAX,
+     .loss = MLP_CROSS_ENTROPY,
+     .batch = 32,
+     .iters = 4000,
+     .warmup = 200},
+    {.name = "large",
+     .n_widths = 4,
+     .widths = {784, 1024, 1024, 10},
+     .hidden = MLP_RELU,
+     .output = MLP_SOFTMAX,
+     .loss = MLP_CROSS_ENTROPY,
+     .batch = 256,
+     .iters = 20,
+     .warmup = 3},
 };
 enum { n_workloads = sizeof workloads / sizeof workloads[0] };
 
@@ -913,9 +922,10 @@ static size_t choose_workloads(const options *o, workload *chosen, char names[][
         fprintf(stderr, "mlp_bench: unknown workload '%s'\n", o->only);
         exit(2);
     }
+    mlp_activation hidden = o->hidden ? parse_hidden(o->hidden) : MLP_RELU;
     for (size_t k = 0; o->hidden && k < n; k++)
         if (chosen[k].loss != MLP_MSE) {
-            chosen[k].hidden = parse_hidden(o->hidden);
+            chosen[k].hidden = hidden;
             snprintf(names[k], sizeof names[k], "%.60s/%s", chosen[k].name, o->hidden);
             chosen[k].name = names[k];
         }
