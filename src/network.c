@@ -183,9 +183,13 @@ mlp_status mlp_net_add_layers(mlp_net *net, size_t count, const size_t *n_output
         mlp_mul_overflows(n_layers, sizeof(mlp_layer), &(size_t){0}))
         return MLP_ERR_SHAPE;
 
+    /* grads is left unwritten: every read waits for has_grads, which only a
+     * backward pass that has written all of it sets. Fresh pages that are
+     * never written take no memory, so building a large network layer by
+     * layer holds two copies of the parameters at once, not four blocks. */
     mlp_layer *layers = mlp_alloc_zero(n_layers, sizeof *layers);
     float *params = mlp_alloc_floats(n_params);
-    float *grads = mlp_alloc_zero(n_params, sizeof *grads);
+    float *grads = mlp_alloc_floats(n_params);
     if (!layers || !params || !grads) {
         mlp_dealloc(layers);
         mlp_dealloc(params);
