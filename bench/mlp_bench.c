@@ -542,6 +542,8 @@ static void print_table_notes(const result *results, size_t n)
            "GFLOP/s counts 6 x weights x samples.\n");
     printf("net MiB = peak RSS after the library's steps minus RSS before the network; "
            "min MiB = params + grads + velocity + Z, A, delta.\n");
+    printf("peak MiB includes the limit's own buffers unless --no-limit: use that to "
+           "measure the library's memory from outside the process.\n");
     for (size_t k = 0; k < n; k++)
         printf("%s: %zu allocations while creating the network and optimizer and warming "
                "up (counted by --wrap=mlp_alloc)\n",

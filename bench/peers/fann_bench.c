@@ -12,7 +12,7 @@
  * the same cost) and the outputs FANN_SIGMOID with FANN's linear (squared)
  * error. Learning rate 0.01, momentum 0.9, as in mlp_bench.
  *
- * The data are mlp_bench's: the four XOR points in turn, or two batches of
+ * The data are mlp_bench's: the four XOR points in turn, or one batch of
  * inputs in [-1, 1) (the same xorshift) with one-hot targets, row i of
  * class (i * 7) % n_out. Timing is mlp_bench's: warm-up, then rounds, the
  * fastest counting; GFLOP/s counts 6 x weights x samples.
@@ -34,7 +34,7 @@ typedef struct workload {
     const char *name;
     unsigned n_widths;
     unsigned widths[max_widths];
-    unsigned batch; /* rows per batch in mlp_bench: the data is 2 batches */
+    unsigned batch; /* rows per batch in mlp_bench: the data is 1 batch */
     size_t samples; /* sample-updates per timed round */
     size_t warmup;  /* untimed sample-updates first */
 } workload;
@@ -90,7 +90,7 @@ static dataset make_data(const workload *w)
         memcpy(d.Y, ys, sizeof ys);
         return d;
     }
-    d.rows = 2 * (size_t)w->batch;
+    d.rows = (size_t)w->batch;
     d.X = xmalloc(d.rows * n_in * sizeof *d.X);
     d.Y = xmalloc(d.rows * n_out * sizeof *d.Y);
     uint32_t seed = 12345u;

@@ -10,8 +10,8 @@ Run with Debian's python3-torch (apt-get install python3-torch):
 (see below). Each step is what a PyTorch user writes: zero_grad, forward, loss,
 backward, optimizer step (torch.optim.SGD, lr 0.01, momentum 0.9), on
 float32 tensors on the CPU. The data are mlp_bench's: the four XOR points
-in turn for xor; for the others, two batches of inputs in [-1, 1) and
-one-hot targets (row i has class (i * 7) % n_out), used in turn. Timing is
+in turn for xor; for the others, one batch of inputs in [-1, 1) and
+one-hot targets (row i has class (i * 7) % n_out), used by every step. Timing is
 mlp_bench's: warm-up steps, then timed rounds, the fastest counting.
 GFLOP/s counts 6 x weights x samples, as mlp_bench does.
 """
@@ -76,18 +76,16 @@ def make_model(widths):
 
 
 def make_batches(name, widths, batch):
-    """Input and target batches, used in turn by the steps."""
+    """Input and target batches, used in turn by the steps (xor: four)."""
     if name == "xor":
         xs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
         ys = [0.0, 1.0, 1.0, 0.0]
         return [(torch.tensor([x]), torch.tensor([[y]])) for x, y in zip(xs, ys)]
     n_in, n_out = widths[0], widths[-1]
-    rows = 2 * batch
-    X = torch.tensor(xorshift_floats(rows * n_in, 12345), dtype=torch.float32)
-    X = X.reshape(rows, n_in)
-    classes = torch.tensor([(i * 7) % n_out for i in range(rows)])
-    return [(X[b * batch:(b + 1) * batch], classes[b * batch:(b + 1) * batch])
-            for b in range(2)]
+    X = torch.tensor(xorshift_floats(batch * n_in, 12345), dtype=torch.float32)
+    X = X.reshape(batch, n_in)
+    classes = torch.tensor([(i * 7) % n_out for i in range(batch)])
+    return [(X, classes)]
 
 
 def time_workload(name, threads, iters, rounds):
