@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef enum { OPT_SGD, OPT_ADAM } opt_kind;
 
@@ -21,6 +22,8 @@ struct mlp_optimizer {
     float epsilon;        /* Adam */
     bool decoupled_decay; /* AdamW */
     uint64_t steps;       /* updates taken so far */
+    bool bounded;         /* SGD: checks steps by sgd_step_bounded first */
+    float velocity_max;   /* SGD, when bounded: the largest |v| so far left */
     float *velocity;      /* SGD momentum buffer, or Adam's first moment */
     float *second_moment; /* Adam only */
 };
@@ -57,10 +60,15 @@ mlp_status mlp_sgd_create(mlp_optimizer **out, const mlp_net *net, float learnin
 {
     if (!isfinite(momentum) || momentum < 0.0f || momentum >= 1.0f)
         return MLP_ERR_ARG;
+    /* With weight decay g + wd p, and a bound would need max|p|. With few
+     * parameters the exact check costs no more than the bound. */
+    const size_t bounded_min_params = 256;
     mlp_status status =
         optimizer_new(out, net, OPT_SGD, learning_rate, weight_decay, momentum > 0.0f);
-    if (status == MLP_OK)
+    if (status == MLP_OK) {
         (*out)->momentum = momentum;
+        (*out)->bounded = weight_decay == 0.0f && net->n_params >= bounded_min_params;
+    }
     return status;
 }
 
@@ -166,15 +174,81 @@ static inline int sgd_any_bad(sgd_consts c, bool nesterov, const float *restrict
     return bad;
 }
 
-static inline void sgd_apply(sgd_consts c, bool nesterov, float *restrict p,
-                             const float *restrict grad, float *restrict v, size_t n)
+/* The bits of |x| as an integer. For floats without a sign the order of
+ * these integers is that of the numbers, with infinity and then NaN above
+ * every finite value; and an integer maximum vectorizes, where a float one
+ * would not without -ffast-math. */
+static inline int32_t abs_bits(float x)
 {
+    int32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits & 0x7fffffff;
+}
+
+/* The float whose bits abs_bits gave, NaN read as infinity. */
+static inline float from_abs_bits(int32_t bits)
+{
+    const int32_t inf_bits = 0x7f800000;
+    float x;
+    bits = bits < inf_bits ? bits : inf_bits;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
+/* Returns the largest |v_new| when asked to track it (the next step's
+ * bound needs it), else 0. */
+static inline float sgd_apply(sgd_consts c, bool nesterov, bool track, float *restrict p,
+                              const float *restrict grad, float *restrict v, size_t n)
+{
+    int32_t v_max = 0;
     for (size_t k = 0; k < n; k++) {
         float v_new;
         p[k] = sgd_update(c, nesterov, p[k], grad[k], v ? v[k] : 0.0f, &v_new);
         if (v)
             v[k] = v_new;
+        if (track)
+            v_max = abs_bits(v_new) > v_max ? abs_bits(v_new) : v_max;
     }
+    return from_abs_bits(v_max);
+}
+
+/* The largest |g| over n gradients, or infinity when a gradient or a
+ * parameter is NaN or infinite: a non-finite p counts as infinity, a
+ * finite one as 0. One loop over both blocks. */
+static inline float max_abs_grad_or_inf(const float *restrict p,
+                                        const float *restrict grad, size_t n)
+{
+    const int32_t inf_bits = 0x7f800000;
+    int32_t max_bits = 0;
+    for (size_t k = 0; k < n; k++) {
+        int32_t g_bits = abs_bits(grad[k]);
+        int32_t p_bits = abs_bits(p[k]) >= inf_bits ? inf_bits : 0;
+        int32_t bits = g_bits > p_bits ? g_bits : p_bits;
+        max_bits = bits > max_bits ? bits : max_bits;
+    }
+    return from_abs_bits(max_bits);
+}
+
+/* Whether an SGD step is sure to keep every parameter and velocity finite,
+ * from a read of the parameters and gradients that skips the velocities
+ * and all arithmetic. Without weight decay, |v_new| <= mu max|v| + max|g|,
+ * and p moves by lr v_new (lr (g + mu v_new) with Nesterov). When that move
+ * stays below 2^100 (with room for float rounding), v_new is finite and a
+ * finite p minus the move cannot round past FLT_MAX: half an ulp of FLT_MAX
+ * is 2^103. A non-finite p (the caller can write one through
+ * mlp_layer_params) is left to the exact check, which refuses the step, as
+ * is every step this bound cannot vouch for. */
+static inline bool sgd_step_bounded(const mlp_optimizer *opt, const float *p,
+                                    const float *grad)
+{
+    const double limit = 0x1p100;
+    if (!opt->bounded)
+        return false;
+    double g_max = max_abs_grad_or_inf(p, grad, opt->n_params);
+    double mu = opt->momentum;
+    double v_bound = mu * opt->velocity_max + g_max;
+    double move = opt->learning_rate * (opt->nesterov ? g_max + mu * v_bound : v_bound);
+    return v_bound < limit && move < limit; /* false for infinity too */
 }
 
 /* Whether an SGD step would keep every parameter and velocity finite;
@@ -200,11 +274,13 @@ static inline void sgd_step(mlp_optimizer *opt, float *p, const float *grad)
     float *v = opt->velocity;
     const size_t n = opt->n_params;
     if (!v)
-        sgd_apply(c, false, p, grad, NULL, n);
-    else if (opt->nesterov)
-        sgd_apply(c, true, p, grad, v, n);
+        sgd_apply(c, false, false, p, grad, NULL, n);
+    else if (!opt->bounded)
+        opt->nesterov ? sgd_apply(c, true, false, p, grad, v, n)
+                      : sgd_apply(c, false, false, p, grad, v, n);
     else
-        sgd_apply(c, false, p, grad, v, n);
+        opt->velocity_max = opt->nesterov ? sgd_apply(c, true, true, p, grad, v, n)
+                                          : sgd_apply(c, false, true, p, grad, v, n);
 }
 
 /* Adam's step-dependent constants: lr/(1-b1^t), sqrt(1-b2^t), and the
@@ -269,11 +345,14 @@ static inline void adam_step(mlp_optimizer *opt, float *restrict p,
 /* A step that would make any parameter or optimizer state non-finite is
  * refused as a whole: checking first costs one read-only pass, and leaves
  * the last good parameters in place, as SPEC.md's "never silently NaN"
- * promise needs. Compiled for each vector width (MLP_VECTOR_CLONES). */
+ * promise needs. For SGD on 256 or more parameters that pass is usually
+ * sgd_step_bounded's, which reads parameters and gradients but not the
+ * velocities, and does no arithmetic per entry.
+ * Compiled for each vector width (MLP_VECTOR_CLONES). */
 static MLP_VECTOR_CLONES bool try_step(mlp_optimizer *opt, float *p, const float *grad)
 {
     if (opt->kind == OPT_SGD) {
-        if (!sgd_step_finite(opt, p, grad))
+        if (!sgd_step_bounded(opt, p, grad) && !sgd_step_finite(opt, p, grad))
             return false;
         sgd_step(opt, p, grad);
     } else {

@@ -179,6 +179,125 @@ static void test_set_lr_applies_to_next_step(void **state)
     mlp_net_free(net);
 }
 
+/* ---- the bound that lets SGD skip its exact check (256+ parameters) ---- */
+
+/* A 16-16-4 ReLU/identity network: 340 parameters, enough for SGD without
+ * weight decay to check its steps by the bound of sgd_step_bounded. */
+static mlp_net *bounded_net(void)
+{
+    return make_net(16, MLP_MSE, 5, 2, (const size_t[]){16, 4},
+                    (const mlp_activation[]){MLP_RELU, MLP_IDENTITY});
+}
+
+/* Momentum SGD, with and without Nesterov, over three steps is exactly
+ * v <- mu v + g, p <- p - lr v (or p - lr (g + mu v)) in float: the bound
+ * changes which check runs, never the update. */
+static void test_bounded_momentum_is_exact_update(void **state)
+{
+    (void)state;
+    const float lr = 0.05f, mu = 0.9f;
+    float X[3 * 16], Y[3 * 4];
+    test_rng rng = {21};
+    test_fill_uniform(&rng, X, 48, -1, 1);
+    test_fill_uniform(&rng, Y, 12, -1, 1);
+    for (int nesterov = 0; nesterov < 2; nesterov++) {
+        mlp_net *net = bounded_net();
+        size_t n = mlp_net_param_count(net);
+        float *v = calloc(n, sizeof *v);
+        assert_non_null(v);
+        mlp_optimizer *opt;
+        assert_int_equal(mlp_sgd_create(&opt, net, lr, mu, 0.0f), MLP_OK);
+        assert_int_equal(mlp_sgd_set_nesterov(opt, nesterov), MLP_OK);
+        for (int step = 0; step < 3; step++) {
+            const float *out;
+            assert_int_equal(mlp_forward(net, X, 3, &out), MLP_OK);
+            assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
+            float *p = snapshot_params(net), *g = snapshot_grads(net);
+            for (size_t k = 0; k < n; k++) {
+                v[k] = mu * v[k] + g[k];
+                p[k] = p[k] - lr * (nesterov ? g[k] + mu * v[k] : v[k]);
+            }
+            assert_int_equal(mlp_optimizer_step(opt, net), MLP_OK);
+            expect_params_equal(net, p);
+            free(g);
+        }
+        free(v);
+        mlp_optimizer_free(opt);
+        mlp_net_free(net);
+    }
+}
+
+/* One 255-input identity unit with W = 0, b = 0 and every input s: the
+ * output is 0 and, for target t and one sample, dW = -t s and db = -t. */
+static mlp_net *wide_unit(void)
+{
+    mlp_net *net = make_net(255, MLP_MSE, 1, 1, (const size_t[]){1},
+                            (const mlp_activation[]){MLP_IDENTITY});
+    float *W, *b;
+    assert_int_equal(mlp_layer_params(net, 0, &W, &b, NULL, NULL), MLP_OK);
+    memset(W, 0, 255 * sizeof *W);
+    b[0] = 0.0f;
+    return net;
+}
+
+/* The bound must use the velocity the earlier steps left. Step 1 has
+ * gradients of 1e37 and lr 1e-30: too big for the bound, so the exact
+ * check passes it, and v = 1e37. Step 2 has gradients near 2.6e9 and lr
+ * 1e10: small enough for the bound if v were forgotten, but p would move by
+ * lr (0.9 v + g), about 9e46, past FLT_MAX. It must be refused. */
+static void test_bound_counts_the_velocity(void **state)
+{
+    (void)state;
+    float X[255], Y[] = {1e18f};
+    for (int k = 0; k < 255; k++)
+        X[k] = 1e19f;
+    mlp_net *net = wide_unit();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.9f, 0.0f), MLP_OK);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 1, NULL), MLP_OK);
+    float *W;
+    assert_int_equal(mlp_layer_params(net, 0, &W, NULL, NULL, NULL), MLP_OK);
+    check_close(W[0], 1e7, 1.0, "W after the step with gradients of 1e37");
+
+    for (int k = 0; k < 255; k++)
+        X[k] = 1.0f;
+    Y[0] = 0.0f;
+    assert_int_equal(mlp_optimizer_set_lr(opt, 1e10f), MLP_OK);
+    float *before = snapshot_params(net);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 1, NULL), MLP_ERR_NUMERIC);
+    expect_params_equal(net, before);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* A NaN the caller wrote into a parameter is refused on a network big
+ * enough for the bound, as by the exact check: here a hidden bias whose
+ * ReLU hides it from the loss, so only the optimizer can see it. */
+static void test_bound_refuses_a_nan_parameter(void **state)
+{
+    (void)state;
+    float X[2 * 16], Y[2 * 4];
+    test_rng rng = {3};
+    test_fill_uniform(&rng, X, 32, -1, 1);
+    test_fill_uniform(&rng, Y, 8, -1, 1);
+    mlp_net *net = bounded_net();
+    float *b;
+    assert_int_equal(mlp_layer_params(net, 0, NULL, &b, NULL, NULL), MLP_OK);
+    b[3] = NAN;
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.1f, 0.9f, 0.0f), MLP_OK);
+    const float *out;
+    float loss;
+    assert_int_equal(mlp_forward(net, X, 2, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, Y, &loss), MLP_OK);
+    assert_true(isfinite(loss));
+    float *before = snapshot_params(net);
+    assert_int_equal(mlp_optimizer_step(opt, net), MLP_ERR_NUMERIC);
+    expect_params_equal(net, before);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +308,9 @@ int main(void)
         cmocka_unit_test(test_adam_two_steps),
         cmocka_unit_test(test_adamw_two_steps),
         cmocka_unit_test(test_set_lr_applies_to_next_step),
+        cmocka_unit_test(test_bounded_momentum_is_exact_update),
+        cmocka_unit_test(test_bound_counts_the_velocity),
+        cmocka_unit_test(test_bound_refuses_a_nan_parameter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
