@@ -52,6 +52,7 @@ typedef struct workload {
     size_t widths[max_widths]; /* n_0, n_1, ..., n_L */
     mlp_activation hidden, output;
     mlp_loss loss;
+    bool adam; /* --adam: Adam instead of momentum SGD */
     size_t batch;
     size_t iters, warmup; /* default steps per timed round, warm-up steps */
 } workload;
@@ -89,6 +90,7 @@ static const workload workloads[] = {
 enum { n_workloads = sizeof workloads / sizeof workloads[0] };
 
 static const float learning_rate = 0.01f, momentum = 0.9f;
+static const float adam_learning_rate = 1e-3f; /* --adam, with PyTorch's betas */
 
 typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_format;
 
@@ -99,6 +101,7 @@ typedef struct options {
     const char *only;             /* NULL: every workload */
     const char *net;              /* --net: a workload of these widths instead */
     const char *hidden;           /* --hidden: NULL keeps ReLU */
+    bool adam;                    /* --adam */
     out_format format;
     bool no_limit;
     bool gemm_sweep;
@@ -201,7 +204,8 @@ static double analytic_mib(const workload *w)
         params += w->widths[l - 1] * w->widths[l] + w->widths[l];
         cache += 3 * w->batch * w->widths[l];
     }
-    return (double)((3 * params + cache) * sizeof(float)) / (1024.0 * 1024.0);
+    size_t state = w->adam ? 2 : 1; /* Adam's two moments, or the momentum */
+    return (double)(((2 + state) * params + cache) * sizeof(float)) / (1024.0 * 1024.0);
 }
 
 static mlp_net *build_net(const workload *w)
@@ -435,9 +439,12 @@ static result run_workload(const workload *w, const options *o)
     size_t allocs_at_start = alloc_calls;
     mlp_net *net = build_net(w);
     mlp_optimizer *opt;
-    mlp_status status = mlp_sgd_create(&opt, net, learning_rate, momentum, 0.0f);
+    mlp_status status =
+        w->adam
+            ? mlp_adam_create(&opt, net, adam_learning_rate, 0.9f, 0.999f, 1e-8f, 0.0f)
+            : mlp_sgd_create(&opt, net, learning_rate, momentum, 0.0f);
     if (status != MLP_OK)
-        die("mlp_sgd_create", status);
+        die("creating the optimizer", status);
     hand_xor h;
     if (is_xor)
         hand_xor_init(&h, net);
@@ -794,6 +801,8 @@ static void usage(FILE *to)
             "                unless --batch) against its GEMM-only limit\n"
             "  --hidden A    hidden activation of digits-size, large and --net:\n"
             "                relu (default), leaky-relu, tanh, sigmoid or identity\n"
+            "  --adam        train digits-size, large and --net with Adam (lr 1e-3,\n"
+            "                betas 0.9 and 0.999) instead of momentum SGD\n"
             "  --no-limit    time the library only and allocate no limit buffers, so "
             "that\n"
             "                memory measured from outside is the library's plus the\n"
@@ -836,6 +845,8 @@ static options parse_options(int argc, char **argv)
             o.net = next, k++;
         else if (strcmp(arg, "--hidden") == 0 && next)
             o.hidden = next, k++;
+        else if (strcmp(arg, "--adam") == 0)
+            o.adam = true;
         else if (strcmp(arg, "--csv") == 0)
             o.format = OUT_CSV;
         else if (strcmp(arg, "--json") == 0)
@@ -907,9 +918,10 @@ static mlp_activation parse_hidden(const char *name)
     exit(2);
 }
 
-/* The workloads to run, as copies that --batch, --hidden and --net shape.
- * xor keeps batch 1 and ReLU: its limit is written for exactly that step. A
- * changed hidden activation is named after the workload, as in large/tanh. */
+/* The workloads to run, as copies that --batch, --hidden, --adam and --net
+ * shape. xor keeps batch 1, ReLU and SGD: its limit is written for exactly
+ * that step. A changed workload is named after what changed, as in
+ * large/tanh or large/tanh/adam. */
 static size_t choose_workloads(const options *o, workload *chosen, char names[][80])
 {
     size_t n = 0;
@@ -927,10 +939,13 @@ static size_t choose_workloads(const options *o, workload *chosen, char names[][
         exit(2);
     }
     mlp_activation hidden = o->hidden ? parse_hidden(o->hidden) : MLP_RELU;
-    for (size_t k = 0; o->hidden && k < n; k++)
+    for (size_t k = 0; (o->hidden || o->adam) && k < n; k++)
         if (chosen[k].loss != MLP_MSE) {
             chosen[k].hidden = hidden;
-            snprintf(names[k], sizeof names[k], "%.60s/%s", chosen[k].name, o->hidden);
+            chosen[k].adam = o->adam;
+            snprintf(names[k], sizeof names[k], "%.50s%s%.12s%s", chosen[k].name,
+                     o->hidden ? "/" : "", o->hidden ? o->hidden : "",
+                     o->adam ? "/adam" : "");
             chosen[k].name = names[k];
         }
     return n;
