@@ -22,11 +22,16 @@ struct mlp_optimizer {
     float epsilon;        /* Adam */
     bool decoupled_decay; /* AdamW */
     uint64_t steps;       /* updates taken so far */
-    bool bounded;         /* SGD: checks steps by sgd_step_bounded first */
-    float velocity_max;   /* SGD, when bounded: the largest |v| so far left */
     float *velocity;      /* SGD momentum buffer, or Adam's first moment */
     float *second_moment; /* Adam only */
+    bool bounded;         /* checks a step by step_bounded first */
+    float velocity_max;   /* when bounded: the largest |velocity| entry */
+    float second_max;     /* when bounded, Adam: the largest second_moment */
 };
+
+/* From this many parameters on, a step is checked by step_bounded first;
+ * below, the exact check costs no more. */
+static const size_t bounded_min_params = 256;
 
 /* The checks and allocation shared by every optimizer. */
 static mlp_status optimizer_new(mlp_optimizer **out, const mlp_net *net, opt_kind kind,
@@ -51,6 +56,7 @@ static mlp_status optimizer_new(mlp_optimizer **out, const mlp_net *net, opt_kin
     opt->weight_decay = weight_decay;
     opt->velocity = velocity;
     opt->second_moment = second;
+    opt->bounded = net->n_params >= bounded_min_params;
     *out = opt;
     return MLP_OK;
 }
@@ -60,15 +66,10 @@ mlp_status mlp_sgd_create(mlp_optimizer **out, const mlp_net *net, float learnin
 {
     if (!isfinite(momentum) || momentum < 0.0f || momentum >= 1.0f)
         return MLP_ERR_ARG;
-    /* With weight decay g + wd p, and a bound would need max|p|. With few
-     * parameters the exact check costs no more than the bound. */
-    const size_t bounded_min_params = 256;
     mlp_status status =
         optimizer_new(out, net, OPT_SGD, learning_rate, weight_decay, momentum > 0.0f);
-    if (status == MLP_OK) {
+    if (status == MLP_OK)
         (*out)->momentum = momentum;
-        (*out)->bounded = weight_decay == 0.0f && net->n_params >= bounded_min_params;
-    }
     return status;
 }
 
@@ -195,6 +196,11 @@ static inline float from_abs_bits(int32_t bits)
     return x;
 }
 
+static inline int32_t max_bits(int32_t a, int32_t b)
+{
+    return a > b ? a : b;
+}
+
 /* Returns the largest |v_new| when asked to track it (the next step's
  * bound needs it), else 0. */
 static inline float sgd_apply(sgd_consts c, bool nesterov, bool track, float *restrict p,
@@ -207,48 +213,9 @@ static inline float sgd_apply(sgd_consts c, bool nesterov, bool track, float *re
         if (v)
             v[k] = v_new;
         if (track)
-            v_max = abs_bits(v_new) > v_max ? abs_bits(v_new) : v_max;
+            v_max = max_bits(v_max, abs_bits(v_new));
     }
     return from_abs_bits(v_max);
-}
-
-/* The largest |g| over n gradients, or infinity when a gradient or a
- * parameter is NaN or infinite: a non-finite p counts as infinity, a
- * finite one as 0. One loop over both blocks. */
-static inline float max_abs_grad_or_inf(const float *restrict p,
-                                        const float *restrict grad, size_t n)
-{
-    const int32_t inf_bits = 0x7f800000;
-    int32_t max_bits = 0;
-    for (size_t k = 0; k < n; k++) {
-        int32_t g_bits = abs_bits(grad[k]);
-        int32_t p_bits = abs_bits(p[k]) >= inf_bits ? inf_bits : 0;
-        int32_t bits = g_bits > p_bits ? g_bits : p_bits;
-        max_bits = bits > max_bits ? bits : max_bits;
-    }
-    return from_abs_bits(max_bits);
-}
-
-/* Whether an SGD step is sure to keep every parameter and velocity finite,
- * from a read of the parameters and gradients that skips the velocities
- * and all arithmetic. Without weight decay, |v_new| <= mu max|v| + max|g|,
- * and p moves by lr v_new (lr (g + mu v_new) with Nesterov). When that move
- * stays below 2^100 (with room for float rounding), v_new is finite and a
- * finite p minus the move cannot round past FLT_MAX: half an ulp of FLT_MAX
- * is 2^103. A non-finite p (the caller can write one through
- * mlp_layer_params) is left to the exact check, which refuses the step, as
- * is every step this bound cannot vouch for. */
-static inline bool sgd_step_bounded(const mlp_optimizer *opt, const float *p,
-                                    const float *grad)
-{
-    const double limit = 0x1p100;
-    if (!opt->bounded)
-        return false;
-    double g_max = max_abs_grad_or_inf(p, grad, opt->n_params);
-    double mu = opt->momentum;
-    double v_bound = mu * opt->velocity_max + g_max;
-    double move = opt->learning_rate * (opt->nesterov ? g_max + mu * v_bound : v_bound);
-    return v_bound < limit && move < limit; /* false for infinity too */
 }
 
 /* Whether an SGD step would keep every parameter and velocity finite;
@@ -268,6 +235,7 @@ static inline bool sgd_step_finite(const mlp_optimizer *opt, const float *p,
     return !sgd_any_bad(c, false, p, grad, v, n);
 }
 
+/* The update pass; it also keeps velocity_max when steps are bounded. */
 static inline void sgd_step(mlp_optimizer *opt, float *p, const float *grad)
 {
     const sgd_consts c = sgd_constants(opt);
@@ -332,34 +300,112 @@ static inline bool adam_step_finite(const mlp_optimizer *opt, const float *restr
     return !bad;
 }
 
-static inline void adam_step(mlp_optimizer *opt, float *restrict p,
-                             const float *restrict grad)
+/* The update pass, keeping the largest |m| and v when asked to track them. */
+static inline void adam_apply(adam_consts c, bool track, float *restrict p,
+                              const float *restrict grad, float *restrict m1,
+                              float *restrict m2, size_t n, float *m1_max, float *m2_max)
+{
+    int32_t m1_bits = 0, m2_bits = 0;
+    for (size_t k = 0; k < n; k++) {
+        p[k] = adam_update(c, p[k], grad[k], m1[k], m2[k], &m1[k], &m2[k]);
+        if (track) {
+            m1_bits = max_bits(m1_bits, abs_bits(m1[k]));
+            m2_bits = max_bits(m2_bits, abs_bits(m2[k]));
+        }
+    }
+    *m1_max = from_abs_bits(m1_bits);
+    *m2_max = from_abs_bits(m2_bits);
+}
+
+static inline void adam_step(mlp_optimizer *opt, float *p, const float *grad)
 {
     const adam_consts c = adam_constants(opt);
-    float *restrict m1 = opt->velocity;
-    float *restrict m2 = opt->second_moment;
-    for (size_t k = 0; k < opt->n_params; k++)
-        p[k] = adam_update(c, p[k], grad[k], m1[k], m2[k], &m1[k], &m2[k]);
+    float *m1 = opt->velocity, *m2 = opt->second_moment;
+    if (opt->bounded)
+        adam_apply(c, true, p, grad, m1, m2, opt->n_params, &opt->velocity_max,
+                   &opt->second_max);
+    else
+        adam_apply(c, false, p, grad, m1, m2, opt->n_params, &(float){0}, &(float){0});
+}
+
+/* ---- the bound that can vouch for a step without redoing it ---- */
+
+/* The largest |p| and |g|, each infinity when an entry is NaN or
+ * infinite: one pass that reads the two blocks and does no arithmetic. */
+typedef struct block_maxima {
+    double p, grad;
+} block_maxima;
+
+static inline block_maxima max_abs_entries(const float *restrict p,
+                                           const float *restrict grad, size_t n)
+{
+    int32_t p_bits = 0, g_bits = 0;
+    for (size_t k = 0; k < n; k++) {
+        p_bits = max_bits(p_bits, abs_bits(p[k]));
+        g_bits = max_bits(g_bits, abs_bits(grad[k]));
+    }
+    return (block_maxima){from_abs_bits(p_bits), from_abs_bits(g_bits)};
+}
+
+/* Below this every bound keeps the float arithmetic of a step finite, with
+ * room to spare for rounding: FLT_MAX is about 2^128. */
+static const double bound_limit = 0x1p100;
+
+/* SGD: |g| <= max|g| + wd max|p|, |v_new| <= mu max|v| + that, and p
+ * moves by lr v_new (lr (g + mu v_new) with Nesterov). */
+static inline bool sgd_bound_holds(const mlp_optimizer *opt, block_maxima m)
+{
+    double mu = opt->momentum;
+    double g = m.grad + opt->weight_decay * m.p;
+    double v = mu * opt->velocity_max + g;
+    double move = opt->learning_rate * (opt->nesterov ? g + mu * v : v);
+    return v < bound_limit && m.p + move < bound_limit;
+}
+
+/* Adam: |g| <= max|g| + wd max|p| (coupled decay), then the bounds of m
+ * and v from their last maxima; the denominator sqrt(v)/sqrt(1-b2^t) + eps
+ * is at least eps, so p moves by at most lr/(1-b1^t) |m| / eps. */
+static inline bool adam_bound_holds(const mlp_optimizer *opt, block_maxima m)
+{
+    const adam_consts c = adam_constants(opt);
+    double g = m.grad + c.coupled_wd * m.p;
+    double m1 = c.b1 * (double)opt->velocity_max + (1.0 - c.b1) * g;
+    double m2 = c.b2 * (double)opt->second_max + (1.0 - c.b2) * g * g;
+    double move = c.step_size * m1 / c.epsilon;
+    return m1 < bound_limit && m2 < bound_limit &&
+           m.p * fabs(c.decay) + move < bound_limit;
+}
+
+/* Whether a step is sure to keep every parameter and optimizer state
+ * finite, judged from the largest entries alone: one read of parameters
+ * and gradients, where the exact check reads every block and redoes the
+ * update's arithmetic. All comparisons are false for NaN or infinity, so a
+ * non-finite parameter or gradient goes to the exact check, which refuses
+ * the step; so does every step the bound cannot vouch for. */
+static inline bool step_bounded(const mlp_optimizer *opt, const float *p,
+                                const float *grad)
+{
+    if (!opt->bounded)
+        return false;
+    block_maxima m = max_abs_entries(p, grad, opt->n_params);
+    return opt->kind == OPT_SGD ? sgd_bound_holds(opt, m) : adam_bound_holds(opt, m);
 }
 
 /* A step that would make any parameter or optimizer state non-finite is
  * refused as a whole: checking first costs one read-only pass, and leaves
  * the last good parameters in place, as SPEC.md's "never silently NaN"
- * promise needs. For SGD on 256 or more parameters that pass is usually
- * sgd_step_bounded's, which reads parameters and gradients but not the
- * velocities, and does no arithmetic per entry.
+ * promise needs. From 256 parameters that pass is usually step_bounded's.
  * Compiled for each vector width (MLP_VECTOR_CLONES). */
 static MLP_VECTOR_CLONES bool try_step(mlp_optimizer *opt, float *p, const float *grad)
 {
-    if (opt->kind == OPT_SGD) {
-        if (!sgd_step_bounded(opt, p, grad) && !sgd_step_finite(opt, p, grad))
-            return false;
+    const bool sgd = opt->kind == OPT_SGD;
+    if (!step_bounded(opt, p, grad) &&
+        !(sgd ? sgd_step_finite(opt, p, grad) : adam_step_finite(opt, p, grad)))
+        return false;
+    if (sgd)
         sgd_step(opt, p, grad);
-    } else {
-        if (!adam_step_finite(opt, p, grad))
-            return false;
+    else
         adam_step(opt, p, grad);
-    }
     return true;
 }
 

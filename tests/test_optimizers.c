@@ -189,39 +189,84 @@ static mlp_net *bounded_net(void)
                     (const mlp_activation[]){MLP_RELU, MLP_IDENTITY});
 }
 
-/* Momentum SGD, with and without Nesterov, over three steps is exactly
- * v <- mu v + g, p <- p - lr v (or p - lr (g + mu v)) in float: the bound
- * changes which check runs, never the update. */
-static void test_bounded_momentum_is_exact_update(void **state)
+/* The optimizers of test_bounded_steps_are_exact_updates, and their
+ * formulas written out as the library must compute them, in float. */
+enum { HAND_SGD, HAND_NESTEROV, HAND_ADAM, HAND_ADAMW, HAND_KINDS };
+static const float hand_lr = 0.05f, hand_wd = 0.01f, hand_mu = 0.9f;
+static const float hand_b1 = 0.9f, hand_b2 = 0.999f, hand_eps = 1e-8f;
+
+static mlp_optimizer *hand_optimizer(mlp_net *net, int kind)
+{
+    mlp_optimizer *opt = NULL;
+    if (kind == HAND_SGD || kind == HAND_NESTEROV) {
+        assert_int_equal(mlp_sgd_create(&opt, net, hand_lr, hand_mu, hand_wd), MLP_OK);
+        assert_int_equal(mlp_sgd_set_nesterov(opt, kind == HAND_NESTEROV), MLP_OK);
+    } else if (kind == HAND_ADAM) {
+        assert_int_equal(
+            mlp_adam_create(&opt, net, hand_lr, hand_b1, hand_b2, hand_eps, hand_wd),
+            MLP_OK);
+    } else {
+        assert_int_equal(
+            mlp_adamw_create(&opt, net, hand_lr, hand_b1, hand_b2, hand_eps, hand_wd),
+            MLP_OK);
+    }
+    return opt;
+}
+
+/* Step t (1, 2, ...) of the optimizer on p with gradients g and state m1,
+ * m2 (zero at first): PyTorch's formulas, as src/optimizer.c writes them. */
+static void hand_step(int kind, int t, float *p, const float *g, float *m1, float *m2,
+                      size_t n)
+{
+    float step_size = (float)(hand_lr / (1.0 - pow(hand_b1, t)));
+    float sqrt_bc2 = (float)sqrt(1.0 - pow(hand_b2, t));
+    float decay = kind == HAND_ADAMW ? 1.0f - hand_lr * hand_wd : 1.0f;
+    float coupled_wd = kind == HAND_ADAMW ? 0.0f : hand_wd;
+    for (size_t k = 0; k < n; k++) {
+        float grad = g[k] + coupled_wd * p[k];
+        if (kind == HAND_SGD || kind == HAND_NESTEROV) {
+            m1[k] = hand_mu * m1[k] + grad;
+            p[k] =
+                p[k] - hand_lr * (kind == HAND_NESTEROV ? grad + hand_mu * m1[k] : m1[k]);
+        } else {
+            m1[k] = hand_b1 * m1[k] + (1.0f - hand_b1) * grad;
+            m2[k] = hand_b2 * m2[k] + (1.0f - hand_b2) * grad * grad;
+            p[k] =
+                p[k] * decay - step_size * m1[k] / (sqrtf(m2[k]) / sqrt_bc2 + hand_eps);
+        }
+    }
+}
+
+/* On a network big enough for the bound, three steps of momentum SGD (with
+ * and without Nesterov, with weight decay), Adam and AdamW equal their
+ * formulas bit for bit: the bound changes which check runs, never the
+ * update, and the update passes that keep the bound's maxima give the same
+ * values as those that do not. */
+static void test_bounded_steps_are_exact_updates(void **state)
 {
     (void)state;
-    const float lr = 0.05f, mu = 0.9f;
     float X[3 * 16], Y[3 * 4];
     test_rng rng = {21};
     test_fill_uniform(&rng, X, 48, -1, 1);
     test_fill_uniform(&rng, Y, 12, -1, 1);
-    for (int nesterov = 0; nesterov < 2; nesterov++) {
+    for (int kind = 0; kind < HAND_KINDS; kind++) {
         mlp_net *net = bounded_net();
         size_t n = mlp_net_param_count(net);
-        float *v = calloc(n, sizeof *v);
-        assert_non_null(v);
-        mlp_optimizer *opt;
-        assert_int_equal(mlp_sgd_create(&opt, net, lr, mu, 0.0f), MLP_OK);
-        assert_int_equal(mlp_sgd_set_nesterov(opt, nesterov), MLP_OK);
-        for (int step = 0; step < 3; step++) {
+        float *m1 = calloc(n, sizeof *m1), *m2 = calloc(n, sizeof *m2);
+        assert_true(m1 && m2);
+        mlp_optimizer *opt = hand_optimizer(net, kind);
+        for (int t = 1; t <= 3; t++) {
             const float *out;
             assert_int_equal(mlp_forward(net, X, 3, &out), MLP_OK);
             assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
             float *p = snapshot_params(net), *g = snapshot_grads(net);
-            for (size_t k = 0; k < n; k++) {
-                v[k] = mu * v[k] + g[k];
-                p[k] = p[k] - lr * (nesterov ? g[k] + mu * v[k] : v[k]);
-            }
+            hand_step(kind, t, p, g, m1, m2, n);
             assert_int_equal(mlp_optimizer_step(opt, net), MLP_OK);
             expect_params_equal(net, p);
             free(g);
         }
-        free(v);
+        free(m1);
+        free(m2);
         mlp_optimizer_free(opt);
         mlp_net_free(net);
     }
@@ -270,6 +315,80 @@ static void test_bound_counts_the_velocity(void **state)
     mlp_net_free(net);
 }
 
+/* Small gradients with a learning rate of 1e38: v stays near 10, but p
+ * would move by about 1e39, past FLT_MAX. The bound must look at the move,
+ * not only at v. */
+static void test_bound_counts_the_learning_rate(void **state)
+{
+    (void)state;
+    float X[255], Y[] = {10.0f};
+    for (int k = 0; k < 255; k++)
+        X[k] = 1.0f;
+    mlp_net *net = wide_unit();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 1e38f, 0.9f, 0.0f), MLP_OK);
+    float *before = snapshot_params(net);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 1, NULL), MLP_ERR_NUMERIC);
+    expect_params_equal(net, before);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* AdamW with lr 6 and weight decay 1 multiplies p by 1 - 6 = -5 before it
+ * moves it, so a weight of 1e38 would become -5e38, past FLT_MAX, however
+ * small the gradients. The bound must count max|p| times the decay. */
+static void test_bound_counts_the_decay(void **state)
+{
+    (void)state;
+    float X[255], Y[] = {0.0f};
+    for (int k = 0; k < 255; k++)
+        X[k] = 0.0f;
+    mlp_net *net = wide_unit();
+    float *W;
+    assert_int_equal(mlp_layer_params(net, 0, &W, NULL, NULL, NULL), MLP_OK);
+    W[0] = 1e38f;
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_adamw_create(&opt, net, 6.0f, 0.9f, 0.999f, 1e-8f, 1.0f),
+                     MLP_OK);
+    float *before = snapshot_params(net);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 1, NULL), MLP_ERR_NUMERIC);
+    expect_params_equal(net, before);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* The same for Adam's first moment m. With beta2 0 and eps 1e-20, step 1
+ * (gradients of 1e18, lr 1e-20) leaves m = -1e17 on the weights and moves
+ * them to 1e-20. Step 2 has gradients of 1e-20 at most and lr 100; then
+ * v = g^2 underflows to 0 on the weights, the denominator is eps, and p
+ * would move by 100 / (1 - 0.9^2) * 9e16 / 1e-20, past FLT_MAX. Had the
+ * bound forgotten m it would have vouched for a move below 60. */
+static void test_bound_counts_adams_first_moment(void **state)
+{
+    (void)state;
+    float X[255], Y[] = {1.0f};
+    for (int k = 0; k < 255; k++)
+        X[k] = 1e18f;
+    mlp_net *net = wide_unit();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_adam_create(&opt, net, 1e-20f, 0.9f, 0.0f, 1e-20f, 0.0f),
+                     MLP_OK);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 1, NULL), MLP_OK);
+    float *W;
+    assert_int_equal(mlp_layer_params(net, 0, &W, NULL, NULL, NULL), MLP_OK);
+    check_close(W[0], 1e-20, 1e-26, "W after the step with gradients of 1e18");
+
+    for (int k = 0; k < 255; k++)
+        X[k] = 1e-10f;
+    Y[0] = 0.0f;
+    assert_int_equal(mlp_optimizer_set_lr(opt, 100.0f), MLP_OK);
+    float *before = snapshot_params(net);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 1, NULL), MLP_ERR_NUMERIC);
+    expect_params_equal(net, before);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
 /* A NaN the caller wrote into a parameter is refused on a network big
  * enough for the bound, as by the exact check: here a hidden bias whose
  * ReLU hides it from the loss, so only the optimizer can see it. */
@@ -308,8 +427,11 @@ int main(void)
         cmocka_unit_test(test_adam_two_steps),
         cmocka_unit_test(test_adamw_two_steps),
         cmocka_unit_test(test_set_lr_applies_to_next_step),
-        cmocka_unit_test(test_bounded_momentum_is_exact_update),
+        cmocka_unit_test(test_bounded_steps_are_exact_updates),
         cmocka_unit_test(test_bound_counts_the_velocity),
+        cmocka_unit_test(test_bound_counts_the_learning_rate),
+        cmocka_unit_test(test_bound_counts_the_decay),
+        cmocka_unit_test(test_bound_counts_adams_first_moment),
         cmocka_unit_test(test_bound_refuses_a_nan_parameter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
