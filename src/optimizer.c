@@ -373,7 +373,7 @@ static inline bool adam_bound_holds(const mlp_optimizer *opt, block_maxima m)
     double m2 = c.b2 * (double)opt->second_max + (1.0 - c.b2) * g * g;
     double move = c.step_size * m1 / c.epsilon;
     return m1 < bound_limit && m2 < bound_limit &&
-           m.p * fabs(c.decay) + move < bound_limit;
+           m.p * fabs((double)c.decay) + move < bound_limit;
 }
 
 /* Whether a step is sure to keep every parameter and optimizer state
