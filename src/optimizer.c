@@ -321,11 +321,11 @@ static inline void adam_step(mlp_optimizer *opt, float *p, const float *grad)
 {
     const adam_consts c = adam_constants(opt);
     float *m1 = opt->velocity, *m2 = opt->second_moment;
+    float *m1_max = &opt->velocity_max, *m2_max = &opt->second_max; /* 0 untracked */
     if (opt->bounded)
-        adam_apply(c, true, p, grad, m1, m2, opt->n_params, &opt->velocity_max,
-                   &opt->second_max);
+        adam_apply(c, true, p, grad, m1, m2, opt->n_params, m1_max, m2_max);
     else
-        adam_apply(c, false, p, grad, m1, m2, opt->n_params, &(float){0}, &(float){0});
+        adam_apply(c, false, p, grad, m1, m2, opt->n_params, m1_max, m2_max);
 }
 
 /* ---- the bound that can vouch for a step without redoing it ---- */
