@@ -5,6 +5,7 @@
  * delta live in one work block sized for the largest batch seen so far.
  */
 #include "internal.h"
+#include "layer_tiny.h"
 
 #include <math.h>
 #include <string.h>
@@ -338,8 +339,8 @@ static const float *forward_pass(mlp_net *net, const float *X, size_t m)
     for (size_t l = 0; l < net->n_layers; l++) {
         mlp_layer *L = &net->layers[l];
         if (m <= L->tiny_rows && L->act != MLP_SOFTMAX)
-            mlp_dense_forward_tiny(L->Z, L->A, A_prev, L->W, L->b, m, L->n_in, L->n_out,
-                                   L->act);
+            mlp_tiny_forward(L->Z, L->A, A_prev, L->W, L->b, m, L->n_in, L->n_out,
+                             L->act);
         else
             mlp_dense_forward_general(L->Z, L->A, A_prev, L->W, L->b, m, L->n_in,
                                       L->n_out, L->act);
@@ -408,7 +409,7 @@ static void backward_layers(mlp_net *net)
         const float *A_prev = l > 0 ? net->layers[l - 1].A : net->X;
         const bool tiny = m <= L->tiny_rows;
         if (tiny)
-            mlp_dense_backward_params_tiny(L->dW, L->delta, A_prev, m, L->n_in, L->n_out);
+            mlp_tiny_backward_params(L->dW, L->delta, A_prev, m, L->n_in, L->n_out);
         else
             mlp_dense_backward_params_general(L->dW, L->delta, A_prev, m, L->n_in,
                                               L->n_out);
@@ -416,8 +417,8 @@ static void backward_layers(mlp_net *net)
             break;
         mlp_layer *P = &net->layers[l - 1];
         if (tiny)
-            mlp_dense_backward_input_tiny(P->delta, P->db, L->delta, L->W, P->Z, P->A,
-                                          P->act, m, L->n_in, L->n_out);
+            mlp_tiny_backward_input(P->delta, P->db, L->delta, L->W, P->Z, P->A, P->act,
+                                    m, L->n_in, L->n_out);
         else
             mlp_dense_backward_input_general(P->delta, P->db, L->delta, L->W, P->Z, P->A,
                                              P->act, m, L->n_in, L->n_out);
