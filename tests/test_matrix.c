@@ -3,7 +3,9 @@
  * cblas_sgemm for the rest) against a double-precision reference and against
  * each other on the same inputs, for each of the three products a layer
  * needs; and the dispatch at the size threshold. Then the layers' two paths,
- * the tiny one and the one through the matrix core, on the same inputs.
+ * the tiny one and the one through the matrix core, on the same inputs,
+ * and a tiny network's passes (network.c's own copy of the tiny kernels)
+ * against the general path.
  */
 #include "internal.h"
 #include "test_util.h"
@@ -259,6 +261,59 @@ static void test_tiny_layers_match_general(void **state)
     assert_false(mlp_dense_is_tiny((size_t)1 << 40, (size_t)1 << 40, 1));
 }
 
+/* network.c compiles the tiny kernels into its own loops over the layers
+ * (layer_tiny.h), apart from the copies checked above: a tiny network's
+ * forward and backward pass must give, bit for bit, the Z, A, delta, dW
+ * and db that the general path makes from the same cached inputs. A 3-4-2
+ * network with each hidden activation, at one row and at three. */
+static void check_network_tiny_path(mlp_activation hidden, size_t m)
+{
+    enum { n0 = 3, n1 = 4, n2 = 2, max_m = 3 };
+    mlp_net *net;
+    assert_int_equal(mlp_net_create(&net, n0, MLP_MSE, 11), MLP_OK);
+    assert_int_equal(mlp_net_add_dense(net, n1, hidden), MLP_OK);
+    assert_int_equal(mlp_net_add_dense(net, n2, MLP_SIGMOID), MLP_OK);
+    assert_true(mlp_dense_is_tiny(m, n0, n1) && mlp_dense_is_tiny(m, n1, n2));
+    test_rng rng = {21};
+    float X[max_m * n0], Y[max_m * n2];
+    test_fill_uniform(&rng, X, m * n0, -2.0, 2.0);
+    test_fill_uniform(&rng, Y, m * n2, 0.0, 1.0);
+    const float *out;
+    assert_int_equal(mlp_forward(net, X, m, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
+
+    const float *Z[2], *A[2], *delta[2], *dW[2], *db[2];
+    float *W[2], *b[2];
+    for (size_t l = 0; l < 2; l++) {
+        assert_int_equal(mlp_layer_cache(net, l, &Z[l], &A[l], &delta[l], NULL), MLP_OK);
+        assert_int_equal(mlp_layer_grads(net, l, &dW[l], &db[l]), MLP_OK);
+        assert_int_equal(mlp_layer_params(net, l, &W[l], &b[l], NULL, NULL), MLP_OK);
+    }
+    float Z0[max_m * n1], A0[max_m * n1], Z1[max_m * n2], A1[max_m * n2];
+    float dW0[n1 * n0], dW1[n2 * n1], delta0[max_m * n1], db0[n1];
+    mlp_dense_forward_general(Z0, A0, X, W[0], b[0], m, n0, n1, hidden);
+    mlp_dense_forward_general(Z1, A1, A[0], W[1], b[1], m, n1, n2, MLP_SIGMOID);
+    mlp_dense_backward_params_general(dW1, delta[1], A[0], m, n1, n2);
+    mlp_dense_backward_input_general(delta0, db0, delta[1], W[1], Z[0], A[0], hidden, m,
+                                     n1, n2);
+    mlp_dense_backward_params_general(dW0, delta0, X, m, n0, n1);
+    assert_true(same_floats(Z[0], Z0, m * n1) && same_floats(A[0], A0, m * n1));
+    assert_true(same_floats(Z[1], Z1, m * n2) && same_floats(A[1], A1, m * n2));
+    assert_true(same_floats(dW[1], dW1, n2 * n1));
+    assert_true(same_floats(delta[0], delta0, m * n1) && same_floats(db[0], db0, n1));
+    assert_true(same_floats(dW[0], dW0, n1 * n0));
+    mlp_net_free(net);
+}
+
+static void test_network_tiny_path_matches_general(void **state)
+{
+    (void)state;
+    for (size_t a = 0; a < sizeof elementwise / sizeof elementwise[0]; a++) {
+        check_network_tiny_path(elementwise[a], 1);
+        check_network_tiny_path(elementwise[a], 3);
+    }
+}
+
 /* A layer's stored limit, the largest tiny batch, gives the same answer as
  * the rule it stands for, at every size around the limit. */
 static void test_tiny_rows_match_rule(void **state)
@@ -279,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_paths_match_reference),
         cmocka_unit_test(test_dispatch_at_threshold),
         cmocka_unit_test(test_tiny_layers_match_general),
+        cmocka_unit_test(test_network_tiny_path_matches_general),
         cmocka_unit_test(test_tiny_rows_match_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
