@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""libmlp, its limits, PyTorch and FANN on mlp_bench's workloads in one sitting.
+
+What issue 4 asks to be checked, from one command: each workload timed with
+libmlp next to its limit (mlp_bench), PyTorch (torch_bench.py) and FANN
+(fann_bench), one program after the other; then, from outside each process,
+the peak resident memory of the large workload (/usr/bin/time) and the heap
+allocations per training step (valgrind's count for two runs that differ
+only in their number of steps). About three minutes on a 2-core machine. Build first, as bench/peers/README.md says:
+
+    cmake -S . -B build/peers -DCMAKE_BUILD_TYPE=Release -DMLP_BENCH_PEERS=ON
+    cmake --build build/peers -j
+    /usr/bin/python3 bench/peers/compare.py --threads 1 --cpu 1
+
+--cpu K pins every program to CPU K with taskset (one thread only); the
+shared machines these figures come from have unlike virtual CPUs
+(bench/README.md, "Results"). PyTorch is skipped when torch is not
+installed, valgrind's count when valgrind is not. Nothing here is a test:
+it prints what it measured, as markdown tables.
+"""
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WORKLOADS = ["xor", "digits-size", "large"]
+
+
+def run(command, pin):
+    """stdout of command, pinned to a CPU when asked; exits on failure."""
+    if pin is not None:
+        command = ["taskset", "-c", str(pin)] + command
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"compare.py: {' '.join(command)} failed:\n{done.stderr}")
+    return done.stdout, done.stderr
+
+
+def csv_rows(text):
+    """The rows of a CSV table printed by one of the benchmarks, by workload."""
+    return {row["workload"]: row for row in csv.DictReader(io.StringIO(text))}
+
+
+def torch_available():
+    done = subprocess.run(["/usr/bin/python3", "-c", "import torch"],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+def peak_kib(command, pin):
+    """Peak resident memory of command in KiB, read by /usr/bin/time."""
+    _, err = run(["/usr/bin/time", "-f", "%M"] + command, pin)
+    return int(err.strip().splitlines()[-1])
+
+
+def heap_allocs(command):
+    """valgrind's count of heap allocations over a whole run."""
+    done = subprocess.run(["valgrind", "--tool=memcheck"] + command,
+                          capture_output=True, text=True)
+    for line in done.stderr.splitlines():
+        if "total heap usage:" in line:
+            return int(line.split("usage:")[1].split("allocs")[0].replace(",", ""))
+    sys.exit(f"compare.py: no heap summary from valgrind for {' '.join(command)}")
+
+
+def timing_table(threads, pin, mlp_bench, fann_bench, torch_script):
+    out, _ = run([mlp_bench, "--threads", str(threads), "--csv"], pin)
+    libmlp = csv_rows(out)
+    fann = csv_rows(run([fann_bench, "--csv"], pin)[0]) if threads == 1 else {}
+    torch = {}
+    if torch_script:
+        out, _ = run(["/usr/bin/python3", torch_script, "--threads", str(threads),
+                      "--csv"], pin)
+        torch = csv_rows(out)
+    print(f"\n### Samples per second, {threads} thread(s)\n")
+    print("| workload | batch | libmlp | its limit | libmlp / limit | PyTorch | "
+          "FANN (per sample) | libmlp / PyTorch | libmlp / FANN |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in WORKLOADS:
+        row = libmlp[name]
+        ours = float(row["samples_per_s"])
+        cells = [name, row["batch"], f"{ours:,.0f}",
+                 f"{float(row['limit_samples_per_s']):,.0f} ({row['limit']})",
+                 f"{float(row['ratio']):.3f}"]
+        for peer in (torch, fann):
+            cells.append(f"{float(peer[name]['samples_per_s']):,.0f}" if name in peer
+                         else "-")
+        for peer in (torch, fann):
+            theirs = float(peer[name]["samples_per_s"]) if name in peer else 0.0
+            cells.append(f"{ours / theirs:.2f}x" if theirs > 0 else "-")
+        print("| " + " | ".join(cells) + " |")
+    return libmlp
+
+
+def memory_table(pin, mlp_bench, fann_bench, torch_script, minimum_mib):
+    minimum_kib = minimum_mib * 1024.0
+    print("\n### Peak resident memory of the large workload, from outside\n")
+    print(f"Analytic minimum of libmlp's training state: {minimum_mib:.1f} MiB "
+          "(weights, gradients, momentum, and Z, A and delta for the batch).\n")
+    print("| program | peak KiB | / libmlp's minimum |")
+    print("|---|---|---|")
+    programs = [("libmlp (`mlp_bench --no-limit`)",
+                 [mlp_bench, "--workload", "large", "--no-limit"]),
+                ("FANN (one sample per step)", [fann_bench, "--workload", "large"])]
+    if torch_script:
+        programs.append(("PyTorch", ["/usr/bin/python3", torch_script, "--workload",
+                                     "large"]))
+    for label, command in programs:
+        kib = peak_kib(command, pin)
+        print(f"| {label} | {kib:,} | {kib / minimum_kib:.3f}x |")
+
+
+def alloc_table(mlp_bench):
+    """Under valgrind a large step at batch 256 takes about a minute, so
+    large is counted at batch 16: the work block is sized per batch in the
+    same way."""
+    print("\n### Heap allocations per training step, from outside (valgrind)\n")
+    print("| workload | batch | steps | allocations in the whole run | per step |")
+    print("|---|---|---|---|---|")
+    for name, batch, few, many in (("xor", 1, 1000, 2000), ("digits-size", 32, 50, 100),
+                                   ("large", 16, 2, 4)):
+        counts = []
+        for steps in (few, many):
+            counts.append(heap_allocs([mlp_bench, "--workload", name, "--no-limit",
+                                       "--batch", str(batch), "--iters", str(steps),
+                                       "--warmup", "1", "--rounds", "1"]))
+        per_step = (counts[1] - counts[0]) / (many - few)
+        print(f"| {name} | {batch} | {few + 1} and {many + 1} | {counts[0]} and "
+              f"{counts[1]} | {per_step:g} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--build", default=os.path.join(ROOT, "build", "peers"),
+                        help="build folder configured with -DMLP_BENCH_PEERS=ON")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1],
+                        help="OpenBLAS thread counts to time (FANN at 1 only)")
+    parser.add_argument("--cpu", type=int, default=None,
+                        help="pin 1-thread runs to this CPU with taskset")
+    args = parser.parse_args()
+
+    mlp_bench = os.path.join(args.build, "bench", "mlp_bench")
+    fann_bench = os.path.join(args.build, "bench", "fann_bench")
+    for path in (mlp_bench, fann_bench):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"compare.py: {path} is missing: build with -DMLP_BENCH_PEERS=ON "
+                     "(bench/peers/README.md)")
+    torch_script = os.path.join(ROOT, "bench", "peers", "torch_bench.py")
+    if not torch_available():
+        print("PyTorch not installed (apt-get install python3-torch): skipped.")
+        torch_script = None
+
+    libmlp = None
+    for threads in args.threads:
+        pin = args.cpu if threads == 1 else None
+        libmlp = timing_table(threads, pin, mlp_bench, fann_bench, torch_script)
+    memory_table(args.cpu, mlp_bench, fann_bench, torch_script,
+                 float(libmlp["large"]["analytic_min_mib"]))
+    if shutil.which("valgrind"):
+        alloc_table(mlp_bench)
+    else:
+        print("\nvalgrind not installed: allocations per step not counted from outside.")
+
+
+if __name__ == "__main__":
+    main()
