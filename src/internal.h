@@ -309,12 +309,14 @@ typedef struct mlp_layer {
  * computing the same sums in the same order (tests compare them on the same
  * inputs): the general one, the matrix core followed by one pass for b and g,
  * and the tiny one, a single fused loop nest for layers where passes, calls
- * and loop set-ups cost more than the arithmetic. network.c chooses, layer by
- * layer, with the limit each layer stores (the tiny path is never used for
- * a softmax layer's forward pass). The tiny path writes its outputs while
- * it still reads its inputs, so no output buffer may overlap an input one
- * (the general path allows A to overwrite A_prev, which mlp_infer's two
- * buffers rely on). */
+ * and loop set-ups cost more than the arithmetic. The tiny kernels are in
+ * layer_tiny.h: network.c inlines them, and the mlp_dense_*_tiny functions
+ * below export the same kernels for the tests and the benchmark's sweeps.
+ * network.c chooses, layer by layer, with the limit each layer stores (the
+ * tiny path is never used for a softmax layer's forward pass). The tiny path
+ * writes its outputs while it still reads its inputs, so no output buffer
+ * may overlap an input one (the general path allows A to overwrite A_prev,
+ * which mlp_infer's two buffers rely on). */
 
 /* A layer takes the tiny path when it makes at most this many multiply-adds
  * per product (m n_in n_out), measured with `mlp_bench --layer-sweep`

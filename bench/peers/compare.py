@@ -6,7 +6,8 @@ libmlp next to its limit (mlp_bench), PyTorch (torch_bench.py) and FANN
 (fann_bench), one program after the other; then, from outside each process,
 the peak resident memory of the large workload (/usr/bin/time) and the heap
 allocations per training step (valgrind's count for two runs that differ
-only in their number of steps). About three minutes on a 2-core machine. Build first, as bench/peers/README.md says:
+only in their number of steps). About two minutes per thread count on a
+2-core machine. Build first, as bench/peers/README.md says:
 
     cmake -S . -B build/peers -DCMAKE_BUILD_TYPE=Release -DMLP_BENCH_PEERS=ON
     cmake --build build/peers -j
