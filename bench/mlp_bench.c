@@ -640,35 +640,51 @@ static const char *product_name(mlp_product op)
     return op == MLP_AB_T ? "AB^T" : op == MLP_A_TB ? "A^TB" : "AB";
 }
 
+static const char *path_name(mlp_matmul_path path)
+{
+    return path == MLP_PATH_LOOPS ? "loops" : path == MLP_PATH_VECTOR ? "vector" : "gemm";
+}
+
 static void sweep_one(const char *what, mlp_product op, size_t M, size_t N, size_t K)
 {
     float *A = random_floats(M * K, 1.0f, 1u), *B = random_floats(K * N, 1.0f, 2u);
     float *C = random_floats(M * N, 1.0f, 3u);
     double loops = time_matmul(mlp_matmul_loops, op, M, N, K, A, B, C);
+    double vector = M == 1 || N == 1 || K == 1
+                        ? time_matmul(mlp_matmul_vector, op, M, N, K, A, B, C)
+                        : NAN; /* the path needs a vector operand */
     double blas = time_matmul(mlp_matmul_blas, op, M, N, K, A, B, C);
-    printf("%-16s %-4s %5zu %5zu %5zu %9zu %10.1f %10.1f %7.2f %s\n", what,
-           product_name(op), M, N, K, M * N * K, loops, blas, blas / loops,
-           mlp_matmul_uses_loops(op, M, N, K) ? "loops" : "blas");
+    printf("%-16s %-4s %5zu %5zu %5zu %9zu %10.1f %10.1f %10.1f %s\n", what,
+           product_name(op), M, N, K, M * N * K, loops, vector, blas,
+           path_name(mlp_matmul_choose(op, M, N, K)));
     free(A);
     free(B);
     free(C);
 }
 
+/* The three products of one layer at batch m. */
+static void sweep_layer(const char *what, size_t m, size_t n_in, size_t n_out, bool first)
+{
+    sweep_one(what, MLP_AB_T, m, n_out, n_in);
+    sweep_one(what, MLP_A_TB, n_out, n_in, m);
+    if (!first)
+        sweep_one(what, MLP_AB, m, n_in, n_out);
+}
+
 /* The three products of every layer of every workload, then cubes. */
 static void gemm_sweep(void)
 {
-    printf("%-16s %-4s %5s %5s %5s %9s %10s %10s %7s %s\n", "shape", "op", "M", "N", "K",
-           "M*N*K", "loops ns", "blas ns", "speedup", "mlp_matmul uses");
+    printf("%-16s %-4s %5s %5s %5s %9s %10s %10s %10s %s\n", "shape", "op", "M", "N", "K",
+           "M*N*K", "loops ns", "vector ns", "gemm ns", "mlp_matmul uses");
     for (size_t k = 0; k < n_workloads; k++) {
         const workload *w = &workloads[k];
+        char batch_one[32];
+        snprintf(batch_one, sizeof batch_one, "%s/1", w->name);
         for (size_t l = 0; l + 1 < w->n_widths; l++) {
-            size_t m = w->batch, n_in = w->widths[l], n_out = w->widths[l + 1];
-            if (m * n_in * n_out > 4000000)
-                continue; /* far above any threshold */
-            sweep_one(w->name, MLP_AB_T, m, n_out, n_in);
-            sweep_one(w->name, MLP_A_TB, n_out, n_in, m);
-            if (l > 0)
-                sweep_one(w->name, MLP_AB, m, n_in, n_out);
+            size_t n_in = w->widths[l], n_out = w->widths[l + 1];
+            if (w->batch * n_in * n_out <= 4000000) /* else far above any threshold */
+                sweep_layer(w->name, w->batch, n_in, n_out, l == 0);
+            sweep_layer(batch_one, 1, n_in, n_out, l == 0);
         }
     }
     static const size_t sides[] = {2, 4, 5, 6, 7, 8, 10, 12, 16};
@@ -691,9 +707,7 @@ static void gemm_sweep(void)
                                        {32, 3, 16}, {32, 4, 16}, {32, 4, 64}};
     for (size_t k = 0; k < sizeof narrow / sizeof narrow[0]; k++) {
         size_t m = narrow[k][0], n_in = narrow[k][1], n_out = narrow[k][2];
-        sweep_one("narrow layer", MLP_AB_T, m, n_out, n_in);
-        sweep_one("narrow layer", MLP_A_TB, n_out, n_in, m);
-        sweep_one("narrow layer", MLP_AB, m, n_in, n_out);
+        sweep_layer("narrow layer", m, n_in, n_out, false);
     }
 }
 

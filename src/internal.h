@@ -127,14 +127,19 @@ static inline size_t mlp_gemm_max_dim(void)
 {
     return (size_t)INT_MAX;
 }
-/* The two paths mlp_matmul chooses between, same contract: plain loops, used
- * when mlp_matmul_uses_loops (M * N * K at most a limit per product), and
- * cblas_sgemm. Exposed so tests can run both on the same inputs. */
+/* The three paths mlp_matmul chooses between, same contract, exposed so
+ * tests can run each on the same inputs: plain loops (M * N * K at most a
+ * limit per product), matrix-vector code (one of M, N, K is 1: an outer
+ * product loop or cblas_sgemv) and cblas_sgemm. */
+typedef enum { MLP_PATH_LOOPS, MLP_PATH_VECTOR, MLP_PATH_GEMM } mlp_matmul_path;
 void mlp_matmul_loops(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                       const float *B, float *C);
+/* Needs M, N or K to be 1. */
+void mlp_matmul_vector(mlp_product op, size_t M, size_t N, size_t K, const float *A,
+                       const float *B, float *C);
 void mlp_matmul_blas(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                      const float *B, float *C);
-bool mlp_matmul_uses_loops(mlp_product op, size_t M, size_t N, size_t K);
+mlp_matmul_path mlp_matmul_choose(mlp_product op, size_t M, size_t N, size_t K);
 
 /* ---- activation.c, and the formulas of SPEC.md's activation table for one
  * entry, inline so the loops that call them with a constant act compile to

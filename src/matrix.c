@@ -1,13 +1,16 @@
 /*
  * The matrix core: every matrix product in libmlp goes through mlp_matmul,
  * which computes one of the three products a dense layer needs on row-major
- * matrices and sends small ones to plain loops, the rest to cblas_sgemm.
+ * matrices and sends small ones to plain loops, those with a vector operand
+ * (a batch of one sample, a layer of one output) to matrix-vector code, the
+ * rest to cblas_sgemm.
  */
 #include "internal.h"
 
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <string.h>
 
 /* Products of at most this many multiply-adds (M * N * K) run as plain
  * loops, one limit per product. One cblas_sgemm call costs 30-150 ns before
@@ -180,21 +183,99 @@ void mlp_matmul_blas(mlp_product op, size_t M, size_t N, size_t K, const float *
                 B, ldb, 0.0f, C, (int)N);
 }
 
+/* C = a b^T, a column of M times a row of N: what every product is when
+ * K = 1 (then A and B are each one contiguous vector, whichever product).
+ * Each entry is one rounded product, the bits cblas_sgemm gives; the loop
+ * writes C once, where cblas_sgemm zeroes it, then packs both vectors
+ * first. */
+static MLP_VECTOR_CLONES void outer_product(size_t M, size_t N, const float *restrict a,
+                                            const float *restrict b, float *restrict C)
+{
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++)
+            C[i * N + j] = a[i] * b[j];
+}
+
+/* y = X x, or X^T x when trans, for X rows x cols (row-major). y is zeroed
+ * first: with beta = 0 some OpenBLAS versions scale y by 0 rather than
+ * ignore it, which would let a NaN already there through. */
+static void gemv(bool trans, size_t rows, size_t cols, const float *X, const float *x,
+                 float *y)
+{
+    memset(y, 0, (trans ? cols : rows) * sizeof *y);
+    cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, (int)rows, (int)cols,
+                1.0f, X, (int)cols, x, 1, 0.0f, y, 1);
+}
+
+/* The products with a vector operand: K = 1 is an outer product, and M = 1
+ * or N = 1 make C one row or one column, a matrix-vector product. Each
+ * vector is contiguous: A is M x 1 or 1 x M when K = 1, B's one column is
+ * contiguous when N = 1, and so on. */
+void mlp_matmul_vector(mlp_product op, size_t M, size_t N, size_t K, const float *A,
+                       const float *B, float *C)
+{
+    if (K == 1) {
+        outer_product(M, N, A, B, C);
+        return;
+    }
+    switch (op) {
+    case MLP_AB_T: /* A M x K, B N x K */
+        if (M == 1)
+            gemv(false, N, K, B, A, C); /* c = B a */
+        else
+            gemv(false, M, K, A, B, C); /* c = A b */
+        break;
+    case MLP_A_TB: /* A K x M, B K x N */
+        if (M == 1)
+            gemv(true, K, N, B, A, C); /* c = B^T a */
+        else
+            gemv(true, K, M, A, B, C); /* c = A^T b */
+        break;
+    case MLP_AB: /* A M x K, B K x N */
+        if (M == 1)
+            gemv(true, K, N, B, A, C); /* c = B^T a */
+        else
+            gemv(false, M, K, A, B, C); /* c = A b */
+        break;
+    }
+}
+
 /* Whether M * N * K is at most the product's limit, without overflowing:
  * the factors and M * N are checked first, so no product exceeds 2^28. */
-bool mlp_matmul_uses_loops(mlp_product op, size_t M, size_t N, size_t K)
+static bool within_loop_limit(mlp_product op, size_t M, size_t N, size_t K)
 {
     const size_t limit = loop_limit(op, K);
     return M <= limit && N <= limit && K <= limit && M * N <= limit && M * N * K <= limit;
 }
 
+/* A product with a vector operand is one pass over its matrix, which
+ * cblas_sgemm makes two or three (it packs the matrix before it multiplies,
+ * 2-6x the time of cblas_sgemv at a batch of one sample on the benchmark's
+ * layers, bench/README.md). Small ones stay in the loops, whose limits were
+ * measured against cblas_sgemm. */
+mlp_matmul_path mlp_matmul_choose(mlp_product op, size_t M, size_t N, size_t K)
+{
+    if (within_loop_limit(op, M, N, K))
+        return MLP_PATH_LOOPS;
+    if (M == 1 || N == 1 || K == 1)
+        return MLP_PATH_VECTOR;
+    return MLP_PATH_GEMM;
+}
+
 void mlp_matmul(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                 const float *B, float *C)
 {
-    if (mlp_matmul_uses_loops(op, M, N, K))
+    switch (mlp_matmul_choose(op, M, N, K)) {
+    case MLP_PATH_LOOPS:
         mlp_matmul_loops(op, M, N, K, A, B, C);
-    else
+        break;
+    case MLP_PATH_VECTOR:
+        mlp_matmul_vector(op, M, N, K, A, B, C);
+        break;
+    case MLP_PATH_GEMM:
         mlp_matmul_blas(op, M, N, K, A, B, C);
+        break;
+    }
 }
 
 mlp_status mlp_set_threads(size_t n)

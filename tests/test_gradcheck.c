@@ -5,19 +5,16 @@
  * float weights copied to double. Every accepted output activation/loss pair
  * is checked, with every hidden activation, on networks with at least two
  * hidden layers, with batches of m = 1 (the tiny-layer path) and m = 5 (the
- * matrix core). The library's Z, A and loss are
+ * matrix core), and on wider networks whose products take the matrix core's
+ * matrix-vector path (a batch of one, an output of one). The library's Z, A
+ * and loss are
  * compared with the reference forward pass too. A classic float check that
  * perturbs the library's own parameters completes it.
  */
-#include "internal.h" /* mlp_dense_is_tiny: which path a layer takes */
+#include "internal.h" /* mlp_dense_is_tiny, mlp_matmul_choose: which path runs */
 #include "test_util.h"
 
-enum {
-    MAX_LAYERS = 4,
-    MAX_WIDTH = 6,
-    BATCH = 5,
-    MAX_PARAMS = 4 * (MAX_WIDTH + 1) * MAX_WIDTH
-};
+enum { MAX_LAYERS = 4, MAX_WIDTH = 110, BATCH = 5, MAX_PARAMS = 2500 };
 
 /* The architecture, and the reference's copy of every parameter in the
  * library's layout: W^(1), b^(1), W^(2), b^(2), ... */
@@ -312,6 +309,30 @@ static void test_gradients_cross_entropy_softmax(void **state)
     check_output_pair(MLP_CROSS_ENTROPY, MLP_SOFTMAX, 700);
 }
 
+/* Layers too wide for the tiny path and for the matrix core's loops, whose
+ * products have a vector operand. A batch of one sample: every hidden
+ * layer's three products are matrix-vector ones (Z = A_prev W^T, the outer
+ * product dW, delta_prev = delta W). One output at m = 5: the output layer's
+ * Z is one column, its dW one row and its delta_prev an outer product. */
+static void test_gradients_matrix_vector_path(void **state)
+{
+    (void)state;
+    const size_t one_sample[] = {20, 30, 30, 3};
+    const mlp_activation one_sample_acts[] = {MLP_RELU, MLP_TANH, MLP_SOFTMAX};
+    assert_int_equal(mlp_matmul_choose(MLP_AB_T, 1, 30, 20), MLP_PATH_VECTOR);
+    assert_int_equal(mlp_matmul_choose(MLP_A_TB, 30, 20, 1), MLP_PATH_VECTOR);
+    assert_int_equal(mlp_matmul_choose(MLP_AB, 1, 30, 30), MLP_PATH_VECTOR);
+    assert_false(mlp_dense_is_tiny(1, 20, 30));
+    check_network_batch(MLP_CROSS_ENTROPY, one_sample_acts, 3, one_sample, 1, 800);
+
+    const size_t one_output[] = {20, 110, 1};
+    const mlp_activation one_output_acts[] = {MLP_LEAKY_RELU, MLP_IDENTITY};
+    assert_int_equal(mlp_matmul_choose(MLP_AB_T, BATCH, 1, 110), MLP_PATH_VECTOR);
+    assert_int_equal(mlp_matmul_choose(MLP_A_TB, 1, 110, BATCH), MLP_PATH_VECTOR);
+    assert_int_equal(mlp_matmul_choose(MLP_AB, BATCH, 110, 1), MLP_PATH_VECTOR);
+    check_network_batch(MLP_MSE, one_output_acts, 2, one_output, BATCH, 801);
+}
+
 /* ---- The classic float check on the library's own parameters ---- */
 
 /* The loss of the library's forward pass at the current parameters. */
@@ -399,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_gradients_mse_leaky_relu),
         cmocka_unit_test(test_gradients_bce_sigmoid),
         cmocka_unit_test(test_gradients_cross_entropy_softmax),
+        cmocka_unit_test(test_gradients_matrix_vector_path),
         cmocka_unit_test(test_float_central_differences_smooth_network),
         cmocka_unit_test(test_float_central_differences_bce),
     };

@@ -1,8 +1,9 @@
 /*
- * The matrix core: mlp_matmul's two paths (plain loops for small products,
- * cblas_sgemm for the rest) against a double-precision reference and against
- * each other on the same inputs, for each of the three products a layer
- * needs; and the dispatch at the size threshold. Then the layers' two paths,
+ * The matrix core: mlp_matmul's three paths (plain loops for small products,
+ * matrix-vector code when M, N or K is 1, cblas_sgemm for the rest) against
+ * a double-precision reference and against each other on the same inputs,
+ * for each of the three products a layer needs; and the dispatch at the size
+ * thresholds. Then the layers' two paths,
  * the tiny one and the one through the matrix core, on the same inputs,
  * and a tiny network's passes (network.c's own copy of the tiny kernels)
  * against the general path.
@@ -85,14 +86,21 @@ static void check_against_reference(const matmul_case *c, const float *C,
 }
 
 static const size_t shapes[][3] = {
-    {1, 1, 1},   {1, 4, 2},   {4, 2, 1}, {1, 1, 4},    {3, 5, 7},    {8, 8, 8},
-    {1, 16, 16}, {16, 16, 1}, {7, 1, 9}, {32, 10, 64}, {10, 64, 32}, {33, 17, 65},
-    {9, 6, 3},   {32, 64, 2}, {5, 7, 4}, /* rows of 1-4: their own compiled loops */
+    {1, 1, 1},    {1, 4, 2},    {4, 2, 1},    {1, 1, 4},    {3, 5, 7},    {8, 8, 8},
+    {1, 16, 16},  {16, 16, 1},  {7, 1, 9},    {32, 10, 64}, {10, 64, 32}, {33, 17, 65},
+    {9, 6, 3},    {32, 64, 2},  {5, 7, 4}, /* rows of 1-4: their own compiled loops */
+    {1, 128, 64}, {1, 70, 300}, {130, 1, 90}, {1, 1, 500},  {64, 96, 1}, /* vectors */
 };
 
-/* Both paths, every product and shape: each agrees with the reference, and
- * so the two agree with each other within float rounding on the same
- * inputs, and neither lets a NaN already in C through. */
+/* Whether one of the sizes is 1, which the matrix-vector path needs. */
+static bool has_vector_operand(const matmul_case *c)
+{
+    return c->M == 1 || c->N == 1 || c->K == 1;
+}
+
+/* Every path that can take the case, every product and shape: each agrees
+ * with the reference, and so they agree with each other within float
+ * rounding on the same inputs, and none lets a NaN already in C through. */
 static void test_paths_match_reference(void **state)
 {
     (void)state;
@@ -105,6 +113,11 @@ static void test_paths_match_reference(void **state)
             float *blas = run(mlp_matmul_blas, &c);
             check_against_reference(&c, loops, "plain-loop path");
             check_against_reference(&c, blas, "BLAS path");
+            if (has_vector_operand(&c)) {
+                float *vector = run(mlp_matmul_vector, &c);
+                check_against_reference(&c, vector, "matrix-vector path");
+                free(vector);
+            }
             free(loops);
             free(blas);
             free_case(&c);
@@ -117,53 +130,94 @@ static bool same_floats(const float *x, const float *y, size_t count)
     return memcmp(x, y, count * sizeof *x) == 0;
 }
 
-/* Runs mlp_matmul and both paths on one random case, and checks that mlp_matmul gave the
- * bits of the path mlp_matmul_uses_loops names (bit for bit: the two paths must round
- * differently somewhere for the check to see the path, which the case's sizes are chosen
- * for). */
+/* The path functions by the path mlp_matmul_choose names. */
+static matmul_fn *path_fn(mlp_matmul_path path)
+{
+    switch (path) {
+    case MLP_PATH_LOOPS:
+        return mlp_matmul_loops;
+    case MLP_PATH_VECTOR:
+        return mlp_matmul_vector;
+    case MLP_PATH_GEMM:
+        return mlp_matmul_blas;
+    }
+    return NULL;
+}
+
+/* Checks that mlp_matmul_choose names `expected` for the case, and that
+ * mlp_matmul gave that path's bits and not those of the other paths that
+ * can take the case (bit for bit: the paths must round differently for the
+ * check to see the path, which the case's sizes are chosen for). */
 static void expect_chosen_path(test_rng *rng, mlp_product op, size_t M, size_t N,
-                               size_t K)
+                               size_t K, mlp_matmul_path expected)
 {
     matmul_case c = make_case(rng, op, M, N, K);
+    assert_int_equal(mlp_matmul_choose(op, M, N, K), expected);
     float *chosen = run(mlp_matmul, &c);
-    float *loops = run(mlp_matmul_loops, &c);
-    float *blas = run(mlp_matmul_blas, &c);
-    assert_false(same_floats(loops, blas, M * N)); /* else the check below is blind */
-    bool uses_loops = mlp_matmul_uses_loops(op, M, N, K);
-    assert_true(same_floats(chosen, uses_loops ? loops : blas, M * N));
+    const mlp_matmul_path paths[] = {MLP_PATH_LOOPS, MLP_PATH_VECTOR, MLP_PATH_GEMM};
+    for (size_t p = 0; p < 3; p++) {
+        if (paths[p] == MLP_PATH_VECTOR && !has_vector_operand(&c))
+            continue;
+        float *other = run(path_fn(paths[p]), &c);
+        assert_true(same_floats(chosen, other, M * N) == (paths[p] == expected));
+        free(other);
+    }
     free(chosen);
-    free(loops);
-    free(blas);
     free_case(&c);
 }
 
 /* mlp_matmul takes the plain loops up to each product's limit and BLAS
  * above it: 2 x 2 x K with K at and just past the limit / 4, long enough
- * that the two paths round differently; and C = A B^T with rows of two
- * (the forward product of a two-input layer), whose limit is higher. */
+ * that the two paths round differently; C = A B^T with rows of two (the
+ * forward product of a two-input layer), whose limit is higher; and past
+ * the limits, the matrix-vector path for a batch of one row (M = 1) and for
+ * a layer of one output. */
 static void test_dispatch_at_threshold(void **state)
 {
     (void)state;
     test_rng rng = {3};
     for (size_t p = 0; p < 3; p++) {
         size_t K = 3; /* the largest K of a 2 x 2 x K product in loops */
-        while (mlp_matmul_uses_loops(products[p], 2, 2, K + 1))
+        while (mlp_matmul_choose(products[p], 2, 2, K + 1) == MLP_PATH_LOOPS)
             K++;
         assert_true(K >= 16 && K <= 1024); /* xor's products are all small */
-        expect_chosen_path(&rng, products[p], 2, 2, K);
-        expect_chosen_path(&rng, products[p], 2, 2, K + 1);
-        assert_true(mlp_matmul_uses_loops(products[p], 2, 2, K));
-        assert_false(mlp_matmul_uses_loops(products[p], 2, 2, K + 1));
+        expect_chosen_path(&rng, products[p], 2, 2, K, MLP_PATH_LOOPS);
+        expect_chosen_path(&rng, products[p], 2, 2, K + 1, MLP_PATH_GEMM);
     }
-    expect_chosen_path(&rng, MLP_AB_T, 32, 64, 2);
-    expect_chosen_path(&rng, MLP_AB_T, 32, 65, 2);
-    assert_true(mlp_matmul_uses_loops(MLP_AB_T, 32, 64, 2));
-    assert_false(mlp_matmul_uses_loops(MLP_AB_T, 32, 65, 2));
-    /* rows of one: both paths make each entry with one rounded product, so
-     * only the choice itself can be checked */
-    assert_true(mlp_matmul_uses_loops(MLP_AB_T, 64, 64, 1));
-    assert_false(mlp_matmul_uses_loops(MLP_AB_T, 64, 65, 1));
-    assert_false(mlp_matmul_uses_loops(MLP_AB_T, (size_t)1 << 40, (size_t)1 << 40, 1));
+    expect_chosen_path(&rng, MLP_AB_T, 32, 64, 2, MLP_PATH_LOOPS);
+    expect_chosen_path(&rng, MLP_AB_T, 32, 65, 2, MLP_PATH_GEMM);
+    /* a batch of one sample through a 64-128 layer, forward and backward */
+    expect_chosen_path(&rng, MLP_AB_T, 1, 128, 64, MLP_PATH_VECTOR);
+    expect_chosen_path(&rng, MLP_AB, 1, 64, 128, MLP_PATH_VECTOR);
+    /* one output: Z's one column and dW's one row */
+    expect_chosen_path(&rng, MLP_AB_T, 100, 1, 64, MLP_PATH_VECTOR);
+    expect_chosen_path(&rng, MLP_A_TB, 1, 64, 100, MLP_PATH_VECTOR);
+    /* K = 1: one rounded product per entry, the same bits on every path,
+     * so only the choice itself can be checked */
+    assert_int_equal(mlp_matmul_choose(MLP_AB_T, 64, 64, 1), MLP_PATH_LOOPS);
+    assert_int_equal(mlp_matmul_choose(MLP_AB_T, 64, 65, 1), MLP_PATH_VECTOR);
+    assert_int_equal(mlp_matmul_choose(MLP_A_TB, 128, 64, 1), MLP_PATH_VECTOR);
+    assert_int_equal(mlp_matmul_choose(MLP_AB_T, (size_t)1 << 40, (size_t)1 << 40, 1),
+                     MLP_PATH_VECTOR);
+    assert_int_equal(mlp_matmul_choose(MLP_AB_T, (size_t)1 << 40, (size_t)1 << 40, 2),
+                     MLP_PATH_GEMM);
+}
+
+/* The outer product (K = 1) gives cblas_sgemm's bits: each entry is one
+ * rounded product either way. */
+static void test_outer_product_matches_blas(void **state)
+{
+    (void)state;
+    test_rng rng = {4};
+    for (size_t p = 0; p < 3; p++) {
+        matmul_case c = make_case(&rng, products[p], 130, 77, 1);
+        float *vector = run(mlp_matmul_vector, &c);
+        float *blas = run(mlp_matmul_blas, &c);
+        assert_true(same_floats(vector, blas, c.M * c.N));
+        free(vector);
+        free(blas);
+        free_case(&c);
+    }
 }
 
 /* ---- the layers' two paths ---- */
@@ -333,6 +387,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_match_reference),
         cmocka_unit_test(test_dispatch_at_threshold),
+        cmocka_unit_test(test_outer_product_matches_blas),
         cmocka_unit_test(test_tiny_layers_match_general),
         cmocka_unit_test(test_network_tiny_path_matches_general),
         cmocka_unit_test(test_tiny_rows_match_rule),
