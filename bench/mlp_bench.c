@@ -615,7 +615,7 @@ static void print_json(const result *results, size_t n)
     printf("]\n");
 }
 
-/* ---- --gemm-sweep: where plain loops stop beating cblas_sgemm ---- */
+/* ---- --gemm-sweep: mlp_matmul's three paths side by side, to place its limits ---- */
 
 typedef void matmul_fn(mlp_product, size_t, size_t, size_t, const float *, const float *,
                        float *);
@@ -821,8 +821,9 @@ static void usage(FILE *to)
             "that\n"
             "                memory measured from outside is the library's plus the\n"
             "                process baseline (OpenBLAS is then not warmed first)\n"
-            "  --gemm-sweep  time mlp_matmul's plain-loop path against cblas_sgemm on\n"
-            "                the workloads' shapes and small cubes, to place its limits\n"
+            "  --gemm-sweep  time mlp_matmul's paths (plain loops, matrix-vector,\n"
+            "                cblas_sgemm) on the workloads' shapes, also at batch 1,\n"
+            "                and small cubes, to place its limits\n"
             "  --layer-sweep time a layer's three passes by the tiny path and by the\n"
             "                matrix core, to place the tiny-layer limit\n");
 }

@@ -13,8 +13,8 @@
  * its workers (its own spin-waits and atomics) would be invisible to TSan and
  * could be reported as races in memory that libmlp owns. With one BLAS
  * thread every product runs on the calling thread, and TSan sees every
- * access libmlp makes. The batches are sized so that both matrix paths
- * (plain loops and cblas_sgemm) run.
+ * access libmlp makes. The batches are sized so that all three matrix
+ * paths (plain loops, matrix-vector and cblas_sgemm) run.
  */
 #include "test_util.h"
 
@@ -68,7 +68,8 @@ typedef struct train_job {
 } train_job;
 
 /* Trains a network of its own: mini-batch steps with Adam, then mlp_fit
- * with SGD, so both paths run concurrently with other workers. Uses no
+ * with SGD, then SGD one sample at a time, so every path runs concurrently
+ * with other workers. Uses no
  * CMocka assertion: those are not thread-safe, the main thread checks. */
 static void *train_worker(void *arg)
 {
@@ -88,6 +89,11 @@ static void *train_worker(void *arg)
     o.batch_size = BATCH;
     o.shuffle_seed = job->seed;
     ok = ok && mlp_fit(net, sgd, data_X, data_Y, N_ROWS, &o) == MLP_OK;
+    /* one sample at a time: the backward product of the 16-16 layer
+     * (1 x 16 x 16) takes the matrix-vector path */
+    for (size_t row = 0; ok && row < N_ROWS; row++)
+        ok = mlp_train_batch(net, sgd, data_X + row * N_IN, data_Y + row * N_OUT, 1,
+                             NULL) == MLP_OK;
     mlp_optimizer_free(adam);
     mlp_optimizer_free(sgd);
     job->net = net;
