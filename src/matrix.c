@@ -186,7 +186,7 @@ void mlp_matmul_blas(mlp_product op, size_t M, size_t N, size_t K, const float *
 /* C = a b^T, a column of M times a row of N: what every product is when
  * K = 1 (then A and B are each one contiguous vector, whichever product).
  * Each entry is one rounded product, the bits cblas_sgemm gives; the loop
- * writes C once, where cblas_sgemm zeroes it, then packs both vectors
+ * writes C once, where cblas_sgemm zeroes it and packs both vectors
  * first. */
 static MLP_VECTOR_CLONES void outer_product(size_t M, size_t N, const float *restrict a,
                                             const float *restrict b, float *restrict C)
@@ -197,8 +197,10 @@ static MLP_VECTOR_CLONES void outer_product(size_t M, size_t N, const float *res
 }
 
 /* y = X x, or X^T x when trans, for X rows x cols (row-major). y is zeroed
- * first: with beta = 0 some OpenBLAS versions scale y by 0 rather than
- * ignore it, which would let a NaN already there through. */
+ * first, so that a NaN already there cannot come through even where a BLAS
+ * kernel multiplies y by beta = 0 instead of ignoring it (bugs of that kind
+ * have been reported against OpenBLAS's gemv kernels); the pass is short
+ * beside the product's pass over X. */
 static void gemv(bool trans, size_t rows, size_t cols, const float *X, const float *x,
                  float *y)
 {
@@ -249,10 +251,10 @@ static bool within_loop_limit(mlp_product op, size_t M, size_t N, size_t K)
 }
 
 /* A product with a vector operand is one pass over its matrix, which
- * cblas_sgemm makes two or three (it packs the matrix before it multiplies,
- * 2-6x the time of cblas_sgemv at a batch of one sample on the benchmark's
- * layers, bench/README.md). Small ones stay in the loops, whose limits were
- * measured against cblas_sgemm. */
+ * cblas_sgemm makes two or three (it zeroes C and packs the matrix before
+ * it multiplies: 2-7x the time of the matrix-vector path at a batch of one
+ * sample on the benchmark's layers, bench/README.md). Small ones stay in
+ * the loops, whose limits were measured against cblas_sgemm. */
 mlp_matmul_path mlp_matmul_choose(mlp_product op, size_t M, size_t N, size_t K)
 {
     if (within_loop_limit(op, M, N, K))
