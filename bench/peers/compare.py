@@ -3,7 +3,9 @@
 
 What issue 4 asks to be checked, from one command: each workload timed with
 libmlp next to its limit (mlp_bench), PyTorch (torch_bench.py) and FANN
-(fann_bench), one program after the other; then, from outside each process,
+(fann_bench), one program after the other, and at 1 thread libmlp one
+sample per step next to FANN, which always trains so; then, from outside
+each process,
 the peak resident memory of the large workload (/usr/bin/time) and the heap
 allocations per training step (valgrind's count for two runs that differ
 only in their number of steps). About two minutes per thread count on a
@@ -95,7 +97,22 @@ def timing_table(threads, pin, mlp_bench, fann_bench, torch_script):
             theirs = float(peer[name]["samples_per_s"]) if name in peer else 0.0
             cells.append(f"{ours / theirs:.2f}x" if theirs > 0 else "-")
         print("| " + " | ".join(cells) + " |")
-    return libmlp
+    return libmlp, fann
+
+
+def one_sample_table(pin, mlp_bench, fann):
+    """FANN updates after every sample; libmlp with --batch 1 does the same
+    arithmetic per step (no limit: at batch 1 the library makes no
+    cblas_sgemm call, so the GEMM-only limit bounds nothing)."""
+    out, _ = run([mlp_bench, "--threads", "1", "--batch", "1", "--no-limit", "--csv"], pin)
+    libmlp = csv_rows(out)
+    print("\n### One sample per step, 1 thread: samples per second\n")
+    print("| workload | libmlp (`--batch 1`) | FANN | libmlp / FANN |")
+    print("|---|---|---|---|")
+    for name in WORKLOADS:
+        ours = float(libmlp[name]["samples_per_s"])
+        theirs = float(fann[name]["samples_per_s"])
+        print(f"| {name} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}x |")
 
 
 def memory_table(pin, mlp_bench, fann_bench, torch_script, minimum_mib):
@@ -159,7 +176,9 @@ def main():
     libmlp = None
     for threads in args.threads:
         pin = args.cpu if threads == 1 else None
-        libmlp = timing_table(threads, pin, mlp_bench, fann_bench, torch_script)
+        libmlp, fann = timing_table(threads, pin, mlp_bench, fann_bench, torch_script)
+        if threads == 1:
+            one_sample_table(pin, mlp_bench, fann)
     memory_table(args.cpu, mlp_bench, fann_bench, torch_script,
                  float(libmlp["large"]["analytic_min_mib"]))
     if shutil.which("valgrind"):
