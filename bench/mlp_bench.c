@@ -650,9 +650,9 @@ static void sweep_one(const char *what, mlp_product op, size_t M, size_t N, size
     float *A = random_floats(M * K, 1.0f, 1u), *B = random_floats(K * N, 1.0f, 2u);
     float *C = random_floats(M * N, 1.0f, 3u);
     double loops = time_matmul(mlp_matmul_loops, op, M, N, K, A, B, C);
-    double vector = M == 1 || N == 1 || K == 1
+    double vector = mlp_matmul_vector_fits(op, M, N, K)
                         ? time_matmul(mlp_matmul_vector, op, M, N, K, A, B, C)
-                        : NAN; /* the path needs a vector operand */
+                        : NAN; /* A^T B's rows are not contiguous */
     double blas = time_matmul(mlp_matmul_blas, op, M, N, K, A, B, C);
     printf("%-16s %-4s %5zu %5zu %5zu %9zu %10.1f %10.1f %10.1f %s\n", what,
            product_name(op), M, N, K, M * N * K, loops, vector, blas,
@@ -678,13 +678,17 @@ static void gemm_sweep(void)
            "M*N*K", "loops ns", "vector ns", "gemm ns", "mlp_matmul uses");
     for (size_t k = 0; k < n_workloads; k++) {
         const workload *w = &workloads[k];
-        char batch_one[32];
-        snprintf(batch_one, sizeof batch_one, "%s/1", w->name);
         for (size_t l = 0; l + 1 < w->n_widths; l++) {
             size_t n_in = w->widths[l], n_out = w->widths[l + 1];
             if (w->batch * n_in * n_out <= 4000000) /* else far above any threshold */
                 sweep_layer(w->name, w->batch, n_in, n_out, l == 0);
-            sweep_layer(batch_one, 1, n_in, n_out, l == 0);
+        }
+        /* batches of a few samples, where the matrix-vector path competes */
+        for (size_t m = 1; m <= 8 && w->batch > 1; m++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s/%zu", w->name, m);
+            for (size_t l = 0; l + 1 < w->n_widths; l++)
+                sweep_layer(name, m, w->widths[l], w->widths[l + 1], l == 0);
         }
     }
     static const size_t sides[] = {2, 4, 5, 6, 7, 8, 10, 12, 16};

@@ -129,12 +129,15 @@ static inline size_t mlp_gemm_max_dim(void)
 }
 /* The three paths mlp_matmul chooses between, same contract, exposed so
  * tests can run each on the same inputs: plain loops (M * N * K at most a
- * limit per product), matrix-vector code (one of M, N, K is 1: an outer
- * product loop or cblas_sgemv) and cblas_sgemm. */
+ * limit per product), matrix-vector code (an outer-product loop when
+ * K = 1, else cblas_sgemv once per row of C, or once when N = 1: chosen
+ * for K = 1, N = 1 and up to a few rows) and cblas_sgemm. */
 typedef enum { MLP_PATH_LOOPS, MLP_PATH_VECTOR, MLP_PATH_GEMM } mlp_matmul_path;
 void mlp_matmul_loops(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                       const float *B, float *C);
-/* Needs M, N or K to be 1. */
+/* Needs mlp_matmul_vector_fits: K = 1, N = 1, or A's rows contiguous (any M
+ * for A B^T and A B, M = 1 for A^T B). */
+bool mlp_matmul_vector_fits(mlp_product op, size_t M, size_t N, size_t K);
 void mlp_matmul_vector(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                        const float *B, float *C);
 void mlp_matmul_blas(mlp_product op, size_t M, size_t N, size_t K, const float *A,

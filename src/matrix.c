@@ -2,8 +2,8 @@
  * The matrix core: every matrix product in libmlp goes through mlp_matmul,
  * which computes one of the three products a dense layer needs on row-major
  * matrices and sends small ones to plain loops, those with a vector operand
- * (a batch of one sample, a layer of one output) to matrix-vector code, the
- * rest to cblas_sgemm.
+ * or a few rows (a batch of a few samples, a layer of one output) to
+ * matrix-vector code, the rest to cblas_sgemm.
  */
 #include "internal.h"
 
@@ -209,10 +209,12 @@ static void gemv(bool trans, size_t rows, size_t cols, const float *X, const flo
                 1.0f, X, (int)cols, x, 1, 0.0f, y, 1);
 }
 
-/* The products with a vector operand: K = 1 is an outer product, and M = 1
- * or N = 1 make C one row or one column, a matrix-vector product. Each
- * vector is contiguous: A is M x 1 or 1 x M when K = 1, B's one column is
- * contiguous when N = 1, and so on. */
+/* The products with a vector operand, or a few of them: K = 1 is an outer
+ * product, N = 1 makes C one column (one matrix-vector product), and
+ * otherwise each row of C is one: c_i = B a_i for A B^T, B^T a_i for A B,
+ * which needs A's rows contiguous (A^T B only when M = 1). Every vector
+ * read is contiguous: A and B are vectors when K = 1, B's one column when
+ * N = 1. */
 void mlp_matmul_vector(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                        const float *B, float *C)
 {
@@ -220,26 +222,42 @@ void mlp_matmul_vector(mlp_product op, size_t M, size_t N, size_t K, const float
         outer_product(M, N, A, B, C);
         return;
     }
-    switch (op) {
-    case MLP_AB_T: /* A M x K, B N x K */
-        if (M == 1)
-            gemv(false, N, K, B, A, C); /* c = B a */
+    if (N == 1) {
+        /* A^T b for A^T B, whose A is K x M; A b for the others */
+        if (op == MLP_A_TB)
+            gemv(true, K, M, A, B, C);
         else
-            gemv(false, M, K, A, B, C); /* c = A b */
-        break;
-    case MLP_A_TB: /* A K x M, B K x N */
-        if (M == 1)
-            gemv(true, K, N, B, A, C); /* c = B^T a */
-        else
-            gemv(true, K, M, A, B, C); /* c = A^T b */
-        break;
-    case MLP_AB: /* A M x K, B K x N */
-        if (M == 1)
-            gemv(true, K, N, B, A, C); /* c = B^T a */
-        else
-            gemv(false, M, K, A, B, C); /* c = A b */
-        break;
+            gemv(false, M, K, A, B, C);
+        return;
     }
+    for (size_t i = 0; i < M; i++) {
+        const float *a = op == MLP_A_TB ? A : A + i * K; /* M = 1 for A^T B */
+        gemv(op != MLP_AB_T, op == MLP_AB_T ? N : K, op == MLP_AB_T ? K : N, B, a,
+             C + i * N);
+    }
+}
+
+bool mlp_matmul_vector_fits(mlp_product op, size_t M, size_t N, size_t K)
+{
+    return K == 1 || N == 1 || op != MLP_A_TB || M == 1;
+}
+
+/* Up to how many rows of C the matrix-vector path beats cblas_sgemm,
+ * which packs B before it multiplies: one matrix-vector product per row
+ * reads B once a row, and from four rows (A B) or eight (A B^T) the
+ * packing pays for itself on the benchmark's layers (`mlp_bench
+ * --gemm-sweep`, bench/README.md). A^T B's rows are not contiguous in A. */
+static size_t vector_rows(mlp_product op)
+{
+    switch (op) {
+    case MLP_AB_T:
+        return 7;
+    case MLP_AB:
+        return 3;
+    case MLP_A_TB:
+        return 1;
+    }
+    return 0;
 }
 
 /* Whether M * N * K is at most the product's limit, without overflowing:
@@ -253,13 +271,14 @@ static bool within_loop_limit(mlp_product op, size_t M, size_t N, size_t K)
 /* A product with a vector operand is one pass over its matrix, which
  * cblas_sgemm makes two or three (it zeroes C and packs the matrix before
  * it multiplies: 2-7x the time of the matrix-vector path at a batch of one
- * sample on the benchmark's layers, bench/README.md). Small ones stay in
- * the loops, whose limits were measured against cblas_sgemm. */
+ * sample on the benchmark's layers, bench/README.md), and a few rows are
+ * still cheaper as one such pass each. Small products stay in the loops,
+ * whose limits were measured against cblas_sgemm. */
 mlp_matmul_path mlp_matmul_choose(mlp_product op, size_t M, size_t N, size_t K)
 {
     if (within_loop_limit(op, M, N, K))
         return MLP_PATH_LOOPS;
-    if (M == 1 || N == 1 || K == 1)
+    if (K == 1 || N == 1 || M <= vector_rows(op))
         return MLP_PATH_VECTOR;
     return MLP_PATH_GEMM;
 }

@@ -310,10 +310,11 @@ static void test_gradients_cross_entropy_softmax(void **state)
 }
 
 /* Layers too wide for the tiny path and for the matrix core's loops, whose
- * products have a vector operand. A batch of one sample: every hidden
+ * products take its matrix-vector path. A batch of one sample: every hidden
  * layer's three products are matrix-vector ones (Z = A_prev W^T, the outer
- * product dW, delta_prev = delta W). One output at m = 5: the output layer's
- * Z is one column, its dW one row and its delta_prev an outer product. */
+ * product dW, delta_prev = delta W); a batch of three: Z and delta_prev row
+ * by row. One output at m = 5: the output layer's Z is one column, its dW
+ * one row and its delta_prev an outer product. */
 static void test_gradients_matrix_vector_path(void **state)
 {
     (void)state;
@@ -324,6 +325,10 @@ static void test_gradients_matrix_vector_path(void **state)
     assert_int_equal(mlp_matmul_choose(MLP_AB, 1, 30, 30), MLP_PATH_VECTOR);
     assert_false(mlp_dense_is_tiny(1, 20, 30));
     check_network_batch(MLP_CROSS_ENTROPY, one_sample_acts, 3, one_sample, 1, 800);
+    /* three samples: Z and delta_prev one matrix-vector product per row */
+    assert_int_equal(mlp_matmul_choose(MLP_AB_T, 3, 30, 20), MLP_PATH_VECTOR);
+    assert_int_equal(mlp_matmul_choose(MLP_AB, 3, 30, 30), MLP_PATH_VECTOR);
+    check_network_batch(MLP_CROSS_ENTROPY, one_sample_acts, 3, one_sample, 3, 802);
 
     const size_t one_output[] = {20, 110, 1};
     const mlp_activation one_output_acts[] = {MLP_LEAKY_RELU, MLP_IDENTITY};

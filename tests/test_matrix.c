@@ -90,12 +90,13 @@ static const size_t shapes[][3] = {
     {1, 16, 16},  {16, 16, 1},  {7, 1, 9},    {32, 10, 64}, {10, 64, 32}, {33, 17, 65},
     {9, 6, 3},    {32, 64, 2},  {5, 7, 4}, /* rows of 1-4: their own compiled loops */
     {1, 128, 64}, {1, 70, 300}, {130, 1, 90}, {1, 1, 500},  {64, 96, 1}, /* vectors */
+    {3, 70, 40},  {4, 33, 129},                                          /* a few rows */
 };
 
-/* Whether one of the sizes is 1, which the matrix-vector path needs. */
-static bool has_vector_operand(const matmul_case *c)
+/* Whether the matrix-vector path can take the case. */
+static bool vector_fits(const matmul_case *c)
 {
-    return c->M == 1 || c->N == 1 || c->K == 1;
+    return mlp_matmul_vector_fits(c->op, c->M, c->N, c->K);
 }
 
 /* Every path that can take the case, every product and shape: each agrees
@@ -113,7 +114,7 @@ static void test_paths_match_reference(void **state)
             float *blas = run(mlp_matmul_blas, &c);
             check_against_reference(&c, loops, "plain-loop path");
             check_against_reference(&c, blas, "BLAS path");
-            if (has_vector_operand(&c)) {
+            if (vector_fits(&c)) {
                 float *vector = run(mlp_matmul_vector, &c);
                 check_against_reference(&c, vector, "matrix-vector path");
                 free(vector);
@@ -145,53 +146,72 @@ static matmul_fn *path_fn(mlp_matmul_path path)
 }
 
 /* Checks that mlp_matmul_choose names `expected` for the case, and that
- * mlp_matmul gave that path's bits and not those of the other paths that
- * can take the case (bit for bit: the paths must round differently for the
- * check to see the path, which the case's sizes are chosen for). */
+ * mlp_matmul gave that path's bits and not those of `other`, the path on
+ * the other side of the threshold (bit for bit: the two must round
+ * differently for the check to see the path, which the case's sizes are
+ * chosen for; two paths can agree on short sums). */
 static void expect_chosen_path(test_rng *rng, mlp_product op, size_t M, size_t N,
-                               size_t K, mlp_matmul_path expected)
+                               size_t K, mlp_matmul_path expected, mlp_matmul_path other)
 {
     matmul_case c = make_case(rng, op, M, N, K);
     assert_int_equal(mlp_matmul_choose(op, M, N, K), expected);
     float *chosen = run(mlp_matmul, &c);
-    const mlp_matmul_path paths[] = {MLP_PATH_LOOPS, MLP_PATH_VECTOR, MLP_PATH_GEMM};
-    for (size_t p = 0; p < 3; p++) {
-        if (paths[p] == MLP_PATH_VECTOR && !has_vector_operand(&c))
-            continue;
-        float *other = run(path_fn(paths[p]), &c);
-        assert_true(same_floats(chosen, other, M * N) == (paths[p] == expected));
-        free(other);
-    }
+    float *same = run(path_fn(expected), &c);
+    float *different = run(path_fn(other), &c);
+    assert_true(same_floats(chosen, same, M * N));
+    assert_false(same_floats(chosen, different, M * N));
     free(chosen);
+    free(same);
+    free(different);
     free_case(&c);
 }
 
-/* mlp_matmul takes the plain loops up to each product's limit and BLAS
- * above it: 2 x 2 x K with K at and just past the limit / 4, long enough
- * that the two paths round differently; C = A B^T with rows of two (the
- * forward product of a two-input layer), whose limit is higher; and past
- * the limits, the matrix-vector path for a batch of one row (M = 1) and for
- * a layer of one output. */
+/* mlp_matmul takes the plain loops up to each product's limit and another
+ * path above it: 2 x 2 x K with K at and just past the limit / 4, long
+ * enough that the paths round differently (past it, two rows of A B^T or
+ * A B take the matrix-vector path, A^T B cblas_sgemm); the same for n x n
+ * x K with rows too many for the matrix-vector path, past which all three
+ * take cblas_sgemm; C = A B^T with rows of two
+ * (the forward product of a two-input layer), whose limit is higher; and
+ * past the limits, the matrix-vector path for a batch of one row (M = 1),
+ * for a layer of one output and for a few rows. */
 static void test_dispatch_at_threshold(void **state)
 {
     (void)state;
     test_rng rng = {3};
+    const mlp_matmul_path past_two_rows[] = {MLP_PATH_VECTOR, MLP_PATH_GEMM,
+                                             MLP_PATH_VECTOR};
+    const size_t gemm_rows[] = {8, 5, 4}; /* too many for the matrix-vector path */
     for (size_t p = 0; p < 3; p++) {
         size_t K = 3; /* the largest K of a 2 x 2 x K product in loops */
         while (mlp_matmul_choose(products[p], 2, 2, K + 1) == MLP_PATH_LOOPS)
             K++;
         assert_true(K >= 16 && K <= 1024); /* xor's products are all small */
-        expect_chosen_path(&rng, products[p], 2, 2, K, MLP_PATH_LOOPS);
-        expect_chosen_path(&rng, products[p], 2, 2, K + 1, MLP_PATH_GEMM);
+        expect_chosen_path(&rng, products[p], 2, 2, K, MLP_PATH_LOOPS, past_two_rows[p]);
+        expect_chosen_path(&rng, products[p], 2, 2, K + 1, past_two_rows[p],
+                           MLP_PATH_LOOPS);
+        const size_t n = gemm_rows[p]; /* the same for n x n x K */
+        for (K = 1; mlp_matmul_choose(products[p], n, n, K + 1) == MLP_PATH_LOOPS;)
+            K++;
+        expect_chosen_path(&rng, products[p], n, n, K, MLP_PATH_LOOPS, MLP_PATH_GEMM);
+        expect_chosen_path(&rng, products[p], n, n, K + 1, MLP_PATH_GEMM, MLP_PATH_LOOPS);
     }
-    expect_chosen_path(&rng, MLP_AB_T, 32, 64, 2, MLP_PATH_LOOPS);
-    expect_chosen_path(&rng, MLP_AB_T, 32, 65, 2, MLP_PATH_GEMM);
+    expect_chosen_path(&rng, MLP_AB_T, 32, 64, 2, MLP_PATH_LOOPS, MLP_PATH_GEMM);
+    expect_chosen_path(&rng, MLP_AB_T, 32, 65, 2, MLP_PATH_GEMM, MLP_PATH_LOOPS);
     /* a batch of one sample through a 64-128 layer, forward and backward */
-    expect_chosen_path(&rng, MLP_AB_T, 1, 128, 64, MLP_PATH_VECTOR);
-    expect_chosen_path(&rng, MLP_AB, 1, 64, 128, MLP_PATH_VECTOR);
+    expect_chosen_path(&rng, MLP_AB_T, 1, 128, 64, MLP_PATH_VECTOR, MLP_PATH_GEMM);
+    expect_chosen_path(&rng, MLP_AB, 1, 64, 128, MLP_PATH_VECTOR, MLP_PATH_GEMM);
     /* one output: Z's one column and dW's one row */
-    expect_chosen_path(&rng, MLP_AB_T, 100, 1, 64, MLP_PATH_VECTOR);
-    expect_chosen_path(&rng, MLP_A_TB, 1, 64, 100, MLP_PATH_VECTOR);
+    expect_chosen_path(&rng, MLP_AB_T, 100, 1, 64, MLP_PATH_VECTOR, MLP_PATH_GEMM);
+    expect_chosen_path(&rng, MLP_A_TB, 1, 64, 100, MLP_PATH_VECTOR, MLP_PATH_GEMM);
+    /* a few rows, one matrix-vector product each: up to 7 for A B^T and 3
+     * for A B; A^T B's rows are not contiguous in A */
+    expect_chosen_path(&rng, MLP_AB_T, 7, 128, 64, MLP_PATH_VECTOR, MLP_PATH_GEMM);
+    expect_chosen_path(&rng, MLP_AB_T, 8, 128, 64, MLP_PATH_GEMM, MLP_PATH_VECTOR);
+    expect_chosen_path(&rng, MLP_AB, 3, 64, 128, MLP_PATH_VECTOR, MLP_PATH_GEMM);
+    expect_chosen_path(&rng, MLP_AB, 4, 64, 128, MLP_PATH_GEMM, MLP_PATH_VECTOR);
+    expect_chosen_path(&rng, MLP_A_TB, 2, 64, 128, MLP_PATH_GEMM, MLP_PATH_LOOPS);
+    assert_false(mlp_matmul_vector_fits(MLP_A_TB, 2, 64, 128));
     /* K = 1: one rounded product per entry, the same bits on every path,
      * so only the choice itself can be checked */
     assert_int_equal(mlp_matmul_choose(MLP_AB_T, 64, 64, 1), MLP_PATH_LOOPS);
