@@ -231,9 +231,10 @@ void mlp_matmul_vector(mlp_product op, size_t M, size_t N, size_t K, const float
         return;
     }
     for (size_t i = 0; i < M; i++) {
-        const float *a = op == MLP_A_TB ? A : A + i * K; /* M = 1 for A^T B */
-        gemv(op != MLP_AB_T, op == MLP_AB_T ? N : K, op == MLP_AB_T ? K : N, B, a,
-             C + i * N);
+        if (op == MLP_AB_T)
+            gemv(false, N, K, B, A + i * K, C + i * N); /* c_i = B a_i */
+        else                                            /* A B, or A^T B with M = 1 */
+            gemv(true, K, N, B, A + i * K, C + i * N);  /* c_i = B^T a_i */
     }
 }
 

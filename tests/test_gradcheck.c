@@ -6,7 +6,7 @@
  * is checked, with every hidden activation, on networks with at least two
  * hidden layers, with batches of m = 1 (the tiny-layer path) and m = 5 (the
  * matrix core), and on wider networks whose products take the matrix core's
- * matrix-vector path (a batch of one, an output of one). The library's Z, A
+ * matrix-vector path (batches of one and three, an output of one). The library's Z, A
  * and loss are
  * compared with the reference forward pass too. A classic float check that
  * perturbs the library's own parameters completes it.

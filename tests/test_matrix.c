@@ -1,12 +1,12 @@
 /*
  * The matrix core: mlp_matmul's three paths (plain loops for small products,
- * matrix-vector code when M, N or K is 1, cblas_sgemm for the rest) against
- * a double-precision reference and against each other on the same inputs,
- * for each of the three products a layer needs; and the dispatch at the size
- * thresholds. Then the layers' two paths,
- * the tiny one and the one through the matrix core, on the same inputs,
- * and a tiny network's passes (network.c's own copy of the tiny kernels)
- * against the general path.
+ * matrix-vector code when M, N or K is 1 or C has a few rows, cblas_sgemm
+ * for the rest) against a double-precision reference and against each
+ * other on the same inputs, for each of the three products a layer needs;
+ * and the dispatch at the size thresholds. Then the layers' two paths, the
+ * tiny one and the one through the matrix core, on the same inputs, and a
+ * tiny network's passes (network.c's own copy of the tiny kernels) against
+ * the general path.
  */
 #include "internal.h"
 #include "test_util.h"
@@ -169,12 +169,12 @@ static void expect_chosen_path(test_rng *rng, mlp_product op, size_t M, size_t N
 /* mlp_matmul takes the plain loops up to each product's limit and another
  * path above it: 2 x 2 x K with K at and just past the limit / 4, long
  * enough that the paths round differently (past it, two rows of A B^T or
- * A B take the matrix-vector path, A^T B cblas_sgemm); the same for n x n
- * x K with rows too many for the matrix-vector path, past which all three
- * take cblas_sgemm; C = A B^T with rows of two
- * (the forward product of a two-input layer), whose limit is higher; and
- * past the limits, the matrix-vector path for a batch of one row (M = 1),
- * for a layer of one output and for a few rows. */
+ * A B take the matrix-vector path, A^T B cblas_sgemm); the same for n x n x
+ * K with too many rows for the matrix-vector path, past which all three
+ * take cblas_sgemm; C = A B^T with rows of two (the forward product of a
+ * two-input layer), whose limit is higher; and past the limits, the
+ * matrix-vector path for a batch of one row (M = 1), for a layer of one
+ * output and for a few rows. */
 static void test_dispatch_at_threshold(void **state)
 {
     (void)state;
