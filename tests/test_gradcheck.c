@@ -6,10 +6,10 @@
  * is checked, with every hidden activation, on networks with at least two
  * hidden layers, with batches of m = 1 (the tiny-layer path) and m = 5 (the
  * matrix core), and on wider networks whose products take the matrix core's
- * matrix-vector path (batches of one and three, an output of one). The library's Z, A
- * and loss are
- * compared with the reference forward pass too. A classic float check that
- * perturbs the library's own parameters completes it.
+ * matrix-vector path (batches of one and three, an output of one). The
+ * library's Z, A and loss are compared with the reference forward pass too.
+ * A classic float check that perturbs the library's own parameters
+ * completes it.
  */
 #include "internal.h" /* mlp_dense_is_tiny, mlp_matmul_choose: which path runs */
 #include "test_util.h"
