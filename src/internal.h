@@ -18,7 +18,7 @@
 
 /* ---- alloc_raw.c (mlp_alloc) and alloc.c: the one allocation function, so
  * tests and the benchmark can count or fail allocations by wrapping
- * mlp_alloc at link time. ---- */
+ * mlp_alloc at link time. Blocks are 64-byte aligned. ---- */
 void *mlp_alloc(size_t n_bytes);
 void *mlp_alloc_zero(size_t count, size_t size);
 void mlp_dealloc(void *p);

@@ -4,6 +4,7 @@
  * workspace, training, gradient norms and clipping, and the rule that a
  * failed call leaves the network as it was.
  */
+#include "internal.h"
 #include "test_util.h"
 
 /* ---- SPEC.md worked example: 2-2-1, sigmoid everywhere, MSE ---- */
@@ -681,6 +682,52 @@ static void test_saturated_outputs_keep_exact_loss(void **state)
     assert_float_equal(saturated_loss(MLP_BCE, MLP_SIGMOID, &z, 1, &one), 0.0f, 1e-6f);
 }
 
+/* ---- the blocks start on cache lines ---- */
+
+static bool on_cache_line(const void *p)
+{
+    return (uintptr_t)p % 64 == 0;
+}
+
+/* mlp_alloc gives 64-byte aligned blocks for every size, and NULL where
+ * rounding up to whole lines would overflow. */
+static void test_alloc_is_cache_line_aligned(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {0, 1, 4, 63, 64, 65, 1000, 100000};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        void *p = mlp_alloc(sizes[k]);
+        assert_non_null(p);
+        assert_true(on_cache_line(p));
+        memset(p, 0xab, sizes[k]); /* the whole size is usable (ASan checks) */
+        mlp_dealloc(p);
+    }
+    assert_null(mlp_alloc(SIZE_MAX));
+    assert_null(mlp_alloc(SIZE_MAX - 62));
+}
+
+/* The parameter, gradient and batch blocks that the optimizer and the
+ * activation passes stream through start on cache lines. */
+static void test_network_blocks_are_aligned(void **state)
+{
+    (void)state;
+    const size_t widths[] = {5, 3};
+    const mlp_activation acts[] = {MLP_RELU, MLP_IDENTITY};
+    mlp_net *net = make_net(3, MLP_MSE, 1, 2, widths, acts);
+    const float X[2 * 3] = {1, 2, 3, 4, 5, 6}, Y[2 * 3] = {0};
+    const float *out, *dW, *Z;
+    float *W;
+    assert_int_equal(mlp_forward(net, X, 2, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
+    assert_int_equal(mlp_layer_params(net, 0, &W, NULL, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_layer_grads(net, 0, &dW, NULL), MLP_OK);
+    assert_int_equal(mlp_layer_cache(net, 0, &Z, NULL, NULL, NULL), MLP_OK);
+    assert_true(on_cache_line(W));
+    assert_true(on_cache_line(dW));
+    assert_true(on_cache_line(Z));
+    mlp_net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -706,6 +753,8 @@ int main(void)
         cmocka_unit_test(test_train_batch_matches_separate_calls),
         cmocka_unit_test(test_saturated_outputs_keep_exact_loss),
         cmocka_unit_test(test_db_is_column_sums_of_delta),
+        cmocka_unit_test(test_alloc_is_cache_line_aligned),
+        cmocka_unit_test(test_network_blocks_are_aligned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
