@@ -48,18 +48,20 @@ float *mlp_alloc_floats(size_t count);
  * baseline instruction set of its target, so one libmlp.a runs on every
  * x86-64 machine; the element-wise loops that dominate a step after the
  * matrix products (the optimizer updates and the activation passes) are
- * also compiled for AVX2, and the dynamic loader picks the copy the CPU can
- * run, as OpenBLAS does for its kernels. Both copies do the same IEEE
- * operations in the same order on each element (no FMA contraction, no
- * reordered sums), so results are the same bits on either (the test
- * clone_parity checks). Needs GCC or Clang's target_clones on x86-64 glibc
- * (ifunc); elsewhere, or with MLP_NO_VECTOR_CLONES defined, there is only
- * the baseline copy. Cloned functions are static (clang 14 cannot link a
- * call to an extern one from another file), and their loops must be in
- * their own body or in static helpers that only they call, which are
- * inlined into each copy. Under ThreadSanitizer there are no clones: the
- * loader runs the choosing function before the sanitizer's runtime is
- * ready. An attribute cannot be written as a function, hence the macro. */
+ * also compiled for AVX2 and for AVX-512, and the dynamic loader picks the
+ * widest copy the CPU can run, as OpenBLAS does for its kernels. All copies
+ * do the same IEEE operations in the same order on each element (no FMA
+ * contraction, which ISO C mode leaves off; no reordered sums), so results
+ * are the same bits on each (the test clone_parity checks). Needs GCC or
+ * Clang's target_clones on x86-64 glibc (ifunc); elsewhere, or with
+ * MLP_NO_VECTOR_CLONES defined, there is only the baseline copy, and with
+ * MLP_NO_AVX512_CLONES there is no AVX-512 copy. Cloned functions are
+ * static (clang 14 cannot link a call to an extern one from another file),
+ * and their loops must be in their own body or in static helpers that only
+ * they call, which are inlined into each copy. Under ThreadSanitizer there
+ * are no clones: the loader runs the choosing function before the
+ * sanitizer's runtime is ready. An attribute cannot be written as a
+ * function, hence the macro. */
 #if defined(__SANITIZE_THREAD__) /* GCC's ThreadSanitizer */
 #define MLP_NO_VECTOR_CLONES
 #elif defined(__has_feature)
@@ -69,8 +71,10 @@ float *mlp_alloc_floats(size_t count);
 #endif
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute) &&             \
     !defined(MLP_NO_VECTOR_CLONES)
-#if __has_attribute(target_clones)
+#if __has_attribute(target_clones) && defined(MLP_NO_AVX512_CLONES)
 #define MLP_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#elif __has_attribute(target_clones)
+#define MLP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 #endif
 #ifndef MLP_VECTOR_CLONES
