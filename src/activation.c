@@ -20,17 +20,21 @@ bool mlp_activation_valid(mlp_activation act)
     return false;
 }
 
-/* Softmax of one row, subtracting the row maximum so expf cannot overflow. */
-static void softmax_row(const float *z, float *a, size_t n)
+/* Softmax of one row, subtracting the row maximum so that no exponential
+ * overflows. Every argument is then <= 0, the domain of the library's own
+ * exponential, whose loop vectorizes where one of expf calls does not; it
+ * gives exactly 1 at the maximum, as cross-entropy's loss needs (loss.c).
+ * The sum stays in double, in order. */
+static void softmax_row(const float *restrict z, float *restrict a, size_t n)
 {
     float max = z[0];
     for (size_t j = 1; j < n; j++)
         max = z[j] > max ? z[j] : max;
+    for (size_t j = 0; j < n; j++)
+        a[j] = mlp_exp_nonpositive(z[j] - max);
     double sum = 0.0;
-    for (size_t j = 0; j < n; j++) {
-        a[j] = expf(z[j] - max);
+    for (size_t j = 0; j < n; j++)
         sum += a[j];
-    }
     float inv = (float)(1.0 / sum);
     for (size_t j = 0; j < n; j++)
         a[j] *= inv;

@@ -1,8 +1,9 @@
 /*
  * The activations' own exponential, sigmoid and tanh (internal.h), which
  * libmlp computes without libm so that its loops vectorize: accuracy against
- * double-precision libm over sweeps of inputs, the special values, and the
- * library's vectorized passes against the per-entry formulas bit for bit.
+ * double-precision libm over sweeps of inputs, the special values, the
+ * library's vectorized passes against the per-entry formulas bit for bit,
+ * and the softmax pass that uses the same exponential.
  */
 #include "internal.h"
 #include "test_util.h"
@@ -145,6 +146,44 @@ static void test_passes_match_formulas(void **state)
     }
 }
 
+/* The softmax pass within 3 ulp of the double-precision softmax of the
+ * same float differences z_j - max (1.1 ulp from the exponential, one
+ * rounding each for 1/sum and the product; the float difference itself
+ * can be off by more, in old and new code alike), on rows
+ * short and long, over a range of logits wide enough for entries far below
+ * the largest; the largest entry of each row is exactly the float 1/sum
+ * (its exponential is exactly 1), which cross-entropy's loss relies on. */
+static void test_softmax_accuracy(void **state)
+{
+    (void)state;
+    enum { m = 4, n_max = 37 };
+    static const size_t widths[] = {1, 2, 10, n_max};
+    float b[n_max] = {0}, Z[m * n_max], A[m * n_max];
+    test_rng rng = {23};
+    double worst = 0.0;
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        const size_t n = widths[w];
+        test_fill_uniform(&rng, Z, m * n, -40, 40);
+        mlp_activation_forward(MLP_SOFTMAX, b, Z, A, m, n);
+        for (size_t i = 0; i < m; i++) {
+            const float *z = Z + i * n, *a = A + i * n;
+            size_t top = 0;
+            for (size_t j = 1; j < n; j++)
+                top = z[j] > z[top] ? j : top;
+            double sum = 0.0, sum_float_exps = 0.0;
+            for (size_t j = 0; j < n; j++) {
+                sum += exp((double)(z[j] - z[top]));
+                sum_float_exps += mlp_exp_nonpositive(z[j] - z[top]);
+            }
+            for (size_t j = 0; j < n; j++)
+                add_error(a[j], exp((double)(z[j] - z[top])) / sum, &worst);
+            assert_true(a[top] == (float)(1.0 / sum_float_exps));
+        }
+    }
+    assert_true(worst <= 3.0);
+    assert_true(worst > 0.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_sigmoid_accuracy),
         cmocka_unit_test(test_leaky_relu_values),
         cmocka_unit_test(test_passes_match_formulas),
+        cmocka_unit_test(test_softmax_accuracy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
