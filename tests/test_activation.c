@@ -148,11 +148,11 @@ static void test_passes_match_formulas(void **state)
 
 /* The softmax pass within 3 ulp of the double-precision softmax of the
  * same float differences z_j - max (1.1 ulp from the exponential, one
- * rounding each for 1/sum and the product; the float difference itself
- * can be off by more, in old and new code alike), on rows
- * short and long, over a range of logits wide enough for entries far below
- * the largest; the largest entry of each row is exactly the float 1/sum
- * (its exponential is exactly 1), which cross-entropy's loss relies on. */
+ * rounding each for 1/sum and the product; rounding the difference itself
+ * costs more, with any exponential), on rows short and long, over logits
+ * wide enough apart for entries far below the largest. The largest entry
+ * of each row is exactly the float 1/sum (its exponential is exactly 1),
+ * which cross-entropy's loss relies on. */
 static void test_softmax_accuracy(void **state)
 {
     (void)state;
