@@ -172,15 +172,42 @@ void mlp_matmul_loops(mlp_product op, size_t M, size_t N, size_t K, const float 
     }
 }
 
-void mlp_matmul_blas(mlp_product op, size_t M, size_t N, size_t K, const float *A,
-                     const float *B, float *C)
+/* Rows of C per cblas_sgemm call for A^T B, the product that makes dW.
+ * OpenBLAS packs a K x (rows of C) panel of it into a buffer whose pages
+ * stay resident for the life of the process: for dW, K is the batch and the
+ * rows are the layer's outputs, so at a batch of 256 a 1024-unit layer
+ * packs 1 MiB there, more than any other product of the step. Blocks of
+ * 384 rows hold that panel to 384 KiB, and the large benchmark peaks about
+ * 0.6 MiB lower at no measurable cost in time (bench/README.md, Memory).
+ * 384 = 2^7 x 3 is a multiple of the 12 columns of the micro-kernel that
+ * OpenBLAS runs on the benchmark machine (blocks of 12, 24, 48 or 192 rows
+ * give one call's bits; 8, 16, 128 or 256 do not) and of every power of
+ * two up to 128, so with one OpenBLAS thread each entry is the same
+ * products summed in the same order, the bits of one call. With more
+ * threads the bits already depend on how OpenBLAS splits each call, which
+ * depends on its shape and on the thread count; there blocks move the last
+ * bits as threads do. */
+static const size_t gemm_block_rows = 384;
+
+/* C = op(A) op(B) by cblas_sgemm, rows i0 to i0 + rows - 1 of C. */
+static void gemm_rows(mlp_product op, size_t i0, size_t rows, size_t M, size_t N,
+                      size_t K, const float *A, const float *B, float *C)
 {
     bool trans_A = op == MLP_A_TB, trans_B = op == MLP_AB_T;
     int lda = (int)(trans_A ? M : K);
     int ldb = (int)(trans_B ? K : N);
+    const float *A_rows = trans_A ? A + i0 : A + i0 * K;
     cblas_sgemm(CblasRowMajor, trans_A ? CblasTrans : CblasNoTrans,
-                trans_B ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, lda,
-                B, ldb, 0.0f, C, (int)N);
+                trans_B ? CblasTrans : CblasNoTrans, (int)rows, (int)N, (int)K, 1.0f,
+                A_rows, lda, B, ldb, 0.0f, C + i0 * N, (int)N);
+}
+
+void mlp_matmul_blas(mlp_product op, size_t M, size_t N, size_t K, const float *A,
+                     const float *B, float *C)
+{
+    size_t block = op == MLP_A_TB ? gemm_block_rows : M;
+    for (size_t i0 = 0; i0 < M; i0 += block)
+        gemm_rows(op, i0, M - i0 < block ? M - i0 : block, M, N, K, A, B, C);
 }
 
 /* C = a b^T, a column of M times a row of N: what every product is when

@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "test_util.h"
 
+#include <cblas.h>
 #include <float.h>
 
 typedef void matmul_fn(mlp_product, size_t, size_t, size_t, const float *, const float *,
@@ -240,6 +241,33 @@ static void test_outer_product_matches_blas(void **state)
     }
 }
 
+/* A^T B goes to cblas_sgemm in blocks of rows of C (matrix.c says why):
+ * every block lands in its place, with the bits of one call over the whole
+ * product, for a whole number of blocks and for a short last one. One
+ * OpenBLAS thread, where the bits do not depend on how OpenBLAS splits the
+ * work. */
+static void test_blas_row_blocks_match_one_call(void **state)
+{
+    (void)state;
+    test_rng rng = {5};
+    int threads = openblas_get_num_threads();
+    assert_int_equal(mlp_set_threads(1), MLP_OK);
+    const size_t rows[] = {768, 900};
+    for (size_t r = 0; r < 2; r++) {
+        matmul_case c = make_case(&rng, MLP_A_TB, rows[r], 70, 40);
+        float *blocks = run(mlp_matmul_blas, &c);
+        float *whole = malloc(c.M * c.N * sizeof *whole);
+        assert_non_null(whole);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c.M, (int)c.N, (int)c.K,
+                    1.0f, c.A, (int)c.M, c.B, (int)c.N, 0.0f, whole, (int)c.N);
+        assert_true(same_floats(blocks, whole, c.M * c.N));
+        free(whole);
+        free(blocks);
+        free_case(&c);
+    }
+    assert_int_equal(mlp_set_threads((size_t)threads), MLP_OK);
+}
+
 /* ---- the layers' two paths ---- */
 
 /* A random array of count floats in [-1, 1), freed by the caller. */
@@ -408,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_paths_match_reference),
         cmocka_unit_test(test_dispatch_at_threshold),
         cmocka_unit_test(test_outer_product_matches_blas),
+        cmocka_unit_test(test_blas_row_blocks_match_one_call),
         cmocka_unit_test(test_tiny_layers_match_general),
         cmocka_unit_test(test_network_tiny_path_matches_general),
         cmocka_unit_test(test_tiny_rows_match_rule),
