@@ -223,17 +223,98 @@ static MLP_VECTOR_CLONES void outer_product(size_t M, size_t N, const float *res
             C[i * N + j] = a[i] * b[j];
 }
 
-/* y = X x, or X^T x when trans, for X rows x cols (row-major). y is zeroed
- * first, so that a NaN already there cannot come through even where a BLAS
- * kernel multiplies y by beta = 0 instead of ignoring it (bugs of that kind
- * have been reported against OpenBLAS's gemv kernels); the pass is short
- * beside the product's pass over X. */
-static void gemv(bool trans, size_t rows, size_t cols, const float *X, const float *x,
-                 float *y)
+/* The matrix-vector products are the library's own loops, not
+ * cblas_sgemv: OpenBLAS spreads a large sgemv over its threads, and with
+ * two threads the other core then holds half of W, so the optimizer's
+ * writes to W that follow wait for that core's copies to be invalidated.
+ * One sample per step on the large benchmark network took 1.8-2.1 ms with
+ * two OpenBLAS threads against 0.7-1.0 ms with one (bench/README.md, "One
+ * sample per step with two threads"); these loops run on the calling
+ * thread alone. */
+
+/* Eight floats as one value (the vector extension of GCC and Clang): each
+ * copy of the loops below keeps them in its own registers, one AVX2 or
+ * AVX-512 register or two SSE ones, and adds and multiplies lane by lane,
+ * so every copy computes the same sums in the same order. */
+typedef float lanes8 __attribute__((vector_size(32)));
+typedef float lanes4 __attribute__((vector_size(16)));
+
+/* The sum of the eight lanes, in a fixed order: lane l + lane l + 4, then
+ * (0 + 2) + (1 + 3) of those. */
+static MLP_ALWAYS_INLINE float lane_sum(const lanes8 *v)
 {
-    memset(y, 0, (trans ? cols : rows) * sizeof *y);
-    cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, (int)rows, (int)cols,
-                1.0f, X, (int)cols, x, 1, 0.0f, y, 1);
+    lanes4 low, high;
+    memcpy(&low, v, sizeof low);
+    memcpy(&high, (const char *)v + sizeof low, sizeof high);
+    lanes4 q = low + high;
+    return (q[0] + q[2]) + (q[1] + q[3]);
+}
+
+/* Rows of y = X x: each dot product of a row of X with x is summed in
+ * eight lanes (entry k in lane k mod 8, each lane in order of k), then by
+ * lane_sum, then the last cols mod 8 entries in order. R rows at once (1 or
+ * 4, constant once inlined) keep R sums in flight and load each piece of x
+ * once for all R. */
+static MLP_ALWAYS_INLINE void dot_rows(size_t R, size_t cols, const float *restrict X,
+                                       const float *restrict x, float *restrict y)
+{
+    lanes8 acc[4] = {{0.0f}};
+    size_t k = 0;
+    for (; cols - k >= 8; k += 8) {
+        lanes8 xk, Xk;
+        memcpy(&xk, x + k, sizeof xk);
+        for (size_t r = 0; r < R; r++) {
+            memcpy(&Xk, X + r * cols + k, sizeof Xk);
+            acc[r] += Xk * xk;
+        }
+    }
+    for (size_t r = 0; r < R; r++) {
+        float sum = lane_sum(&acc[r]);
+        for (size_t t = k; t < cols; t++)
+            sum += X[r * cols + t] * x[t];
+        y[r] = sum;
+    }
+}
+
+/* y = X x for X rows x cols (row-major): four rows of X at a time, then
+ * the rest one by one, with the same bits either way. As fast as
+ * OpenBLAS's single-threaded sgemv on the benchmark's layers, 1.4-2x as
+ * fast on the small ones (bench/README.md). */
+static MLP_VECTOR_CLONES void matvec(size_t rows, size_t cols, const float *restrict X,
+                                     const float *restrict x, float *restrict y)
+{
+    size_t i = 0;
+    for (; rows - i >= 4; i += 4)
+        dot_rows(4, cols, X + i * cols, x, y + i);
+    for (; i < rows; i++)
+        dot_rows(1, cols, X + i * cols, x, y + i);
+}
+
+/* y = X^T x for X rows x cols (row-major): the sum over r of x(r) times
+ * row r of X, in order of r, the first row writing y, as the plain loops
+ * sum A B (so a product gives the same bits on either side of the loops'
+ * limit); four rows per pass over y add their terms in the same order as
+ * one row per pass would. */
+static MLP_VECTOR_CLONES void matvec_t(size_t rows, size_t cols, const float *restrict X,
+                                       const float *restrict x, float *restrict y)
+{
+    for (size_t c = 0; c < cols; c++)
+        y[c] = x[0] * X[c];
+    size_t r = 1;
+    for (; rows - r >= 4; r += 4) {
+        const float *X0 = X + r * cols;
+        for (size_t c = 0; c < cols; c++) {
+            float sum = y[c];
+            sum += x[r] * X0[c];
+            sum += x[r + 1] * X0[cols + c];
+            sum += x[r + 2] * X0[2 * cols + c];
+            sum += x[r + 3] * X0[3 * cols + c];
+            y[c] = sum;
+        }
+    }
+    for (; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            y[c] += x[r] * X[r * cols + c];
 }
 
 /* The products with a vector operand, or a few of them: K = 1 is an outer
@@ -252,16 +333,16 @@ void mlp_matmul_vector(mlp_product op, size_t M, size_t N, size_t K, const float
     if (N == 1) {
         /* A^T b for A^T B, whose A is K x M; A b for the others */
         if (op == MLP_A_TB)
-            gemv(true, K, M, A, B, C);
+            matvec_t(K, M, A, B, C);
         else
-            gemv(false, M, K, A, B, C);
+            matvec(M, K, A, B, C);
         return;
     }
     for (size_t i = 0; i < M; i++) {
         if (op == MLP_AB_T)
-            gemv(false, N, K, B, A + i * K, C + i * N); /* c_i = B a_i */
-        else                                            /* A B, or A^T B with M = 1 */
-            gemv(true, K, N, B, A + i * K, C + i * N);  /* c_i = B^T a_i */
+            matvec(N, K, B, A + i * K, C + i * N);   /* c_i = B a_i */
+        else                                         /* A B, or A^T B with M = 1 */
+            matvec_t(K, N, B, A + i * K, C + i * N); /* c_i = B^T a_i */
     }
 }
 

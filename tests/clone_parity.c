@@ -1,7 +1,8 @@
 /*
  * Prints a fingerprint of training runs that go through every loop compiled
  * for more than one vector width (MLP_VECTOR_CLONES in src/internal.h): the
- * activations of the general path and every optimizer. The test
+ * activations of the general path, every optimizer, and the matrix-vector
+ * products and outer product of batches of one and three rows. The test
  * clone_parity builds this program twice, against libmlp and against a copy
  * compiled with MLP_NO_VECTOR_CLONES (baseline width only), and requires
  * the same output: the same bits whichever copy the CPU runs.
@@ -57,8 +58,10 @@ static mlp_status make_optimizer(mlp_optimizer **opt, mlp_net *net, opt_kind kin
     return MLP_ERR_ARG;
 }
 
-/* steps training steps; prints the losses' and parameters' fingerprint. */
-static int run(mlp_activation hidden, mlp_activation out, mlp_loss loss, opt_kind kind)
+/* steps training steps on the first m rows of the batch; prints the
+ * losses' and parameters' fingerprint. */
+static int run(mlp_activation hidden, mlp_activation out, mlp_loss loss, opt_kind kind,
+               size_t m)
 {
     static float X[batch * n_in], Y[batch * n_out];
     make_batch(X, Y);
@@ -76,7 +79,7 @@ static int run(mlp_activation hidden, mlp_activation out, mlp_loss loss, opt_kin
     uint64_t hash = 14695981039346656037u;
     for (int s = 0; s < steps && status == MLP_OK; s++) {
         float value;
-        status = mlp_train_batch(net, opt, X, Y, batch, &value);
+        status = mlp_train_batch(net, opt, X, Y, m, &value);
         fnv1a(&hash, &value, sizeof value);
     }
     for (size_t l = 0; l < mlp_net_layers(net) && status == MLP_OK; l++) {
@@ -88,8 +91,8 @@ static int run(mlp_activation hidden, mlp_activation out, mlp_loss loss, opt_kin
             fnv1a(&hash, b, rows * sizeof *b);
         }
     }
-    printf("hidden %d output %d loss %d optimizer %d: %s %016" PRIx64 "\n", (int)hidden,
-           (int)out, (int)loss, (int)kind, mlp_strerror(status), hash);
+    printf("hidden %d output %d loss %d optimizer %d rows %zu: %s %016" PRIx64 "\n",
+           (int)hidden, (int)out, (int)loss, (int)kind, m, mlp_strerror(status), hash);
     mlp_optimizer_free(opt);
     mlp_net_free(net);
     return status == MLP_OK ? 0 : 1;
@@ -102,9 +105,12 @@ int main(void)
     int failures = 0;
     for (size_t h = 0; h < sizeof hidden / sizeof hidden[0]; h++)
         for (opt_kind kind = SGD; kind <= ADAMW; kind++)
-            failures += run(hidden[h], MLP_SOFTMAX, MLP_CROSS_ENTROPY, kind);
-    failures += run(MLP_TANH, MLP_SIGMOID, MLP_BCE, ADAM);
+            failures += run(hidden[h], MLP_SOFTMAX, MLP_CROSS_ENTROPY, kind, batch);
+    failures += run(MLP_TANH, MLP_SIGMOID, MLP_BCE, ADAM, batch);
     for (size_t h = 0; h < sizeof hidden / sizeof hidden[0]; h++)
-        failures += run(MLP_RELU, hidden[h], MLP_MSE, SGD_MOMENTUM);
+        failures += run(MLP_RELU, hidden[h], MLP_MSE, SGD_MOMENTUM, batch);
+    /* batches of a few rows: products with a vector operand */
+    failures += run(MLP_TANH, MLP_SOFTMAX, MLP_CROSS_ENTROPY, SGD_MOMENTUM, 1);
+    failures += run(MLP_TANH, MLP_SOFTMAX, MLP_CROSS_ENTROPY, SGD_MOMENTUM, 3);
     return failures == 0 ? 0 : 1;
 }

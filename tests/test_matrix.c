@@ -167,6 +167,24 @@ static void expect_chosen_path(test_rng *rng, mlp_product op, size_t M, size_t N
     free_case(&c);
 }
 
+/* Checks that mlp_matmul_choose names `expected` for the case, and that
+ * mlp_matmul gave the same bits as `other`: for paths that sum each entry
+ * in the same order, so that crossing the threshold between them changes
+ * no result. */
+static void expect_chosen_path_same_bits(test_rng *rng, mlp_product op, size_t M,
+                                         size_t N, size_t K, mlp_matmul_path expected,
+                                         mlp_matmul_path other)
+{
+    matmul_case c = make_case(rng, op, M, N, K);
+    assert_int_equal(mlp_matmul_choose(op, M, N, K), expected);
+    float *chosen = run(mlp_matmul, &c);
+    float *same = run(path_fn(other), &c);
+    assert_true(same_floats(chosen, same, M * N));
+    free(chosen);
+    free(same);
+    free_case(&c);
+}
+
 /* mlp_matmul takes the plain loops up to each product's limit and another
  * path above it: 2 x 2 x K with K at and just past the limit / 4, long
  * enough that the paths round differently (past it, two rows of A B^T or
@@ -188,9 +206,18 @@ static void test_dispatch_at_threshold(void **state)
         while (mlp_matmul_choose(products[p], 2, 2, K + 1) == MLP_PATH_LOOPS)
             K++;
         assert_true(K >= 16 && K <= 1024); /* xor's products are all small */
-        expect_chosen_path(&rng, products[p], 2, 2, K, MLP_PATH_LOOPS, past_two_rows[p]);
-        expect_chosen_path(&rng, products[p], 2, 2, K + 1, past_two_rows[p],
-                           MLP_PATH_LOOPS);
+        if (products[p] == MLP_AB) {
+            /* both paths sum c_ij over k in order: the same bits either side */
+            expect_chosen_path_same_bits(&rng, MLP_AB, 2, 2, K, MLP_PATH_LOOPS,
+                                         MLP_PATH_VECTOR);
+            expect_chosen_path_same_bits(&rng, MLP_AB, 2, 2, K + 1, MLP_PATH_VECTOR,
+                                         MLP_PATH_LOOPS);
+        } else {
+            expect_chosen_path(&rng, products[p], 2, 2, K, MLP_PATH_LOOPS,
+                               past_two_rows[p]);
+            expect_chosen_path(&rng, products[p], 2, 2, K + 1, past_two_rows[p],
+                               MLP_PATH_LOOPS);
+        }
         const size_t n = gemm_rows[p]; /* the same for n x n x K */
         for (K = 1; mlp_matmul_choose(products[p], n, n, K + 1) == MLP_PATH_LOOPS;)
             K++;
