@@ -232,10 +232,11 @@ static MLP_VECTOR_CLONES void outer_product(size_t M, size_t N, const float *res
  * sample per step with two threads"); these loops run on the calling
  * thread alone. */
 
-/* Eight floats as one value (the vector extension of GCC and Clang): each
- * copy of the loops below keeps them in its own registers, one AVX2 or
- * AVX-512 register or two SSE ones, and adds and multiplies lane by lane,
- * so every copy computes the same sums in the same order. */
+/* Eight floats as one value (the vector extension of GCC and clang): the
+ * loops below keep them in one 256-bit register in the AVX2 and AVX-512
+ * copies and in two SSE registers in the baseline copy, and add and
+ * multiply lane by lane, so every copy computes the same sums in the same
+ * order. */
 typedef float lanes8 __attribute__((vector_size(32)));
 typedef float lanes4 __attribute__((vector_size(16)));
 
