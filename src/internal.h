@@ -136,8 +136,8 @@ static inline size_t mlp_gemm_max_dim(void)
  * limit per product), matrix-vector code (an outer-product loop when
  * K = 1, else a matrix-vector loop once per row of C, or once when N = 1,
  * on the calling thread: chosen for K = 1, N = 1 and up to a few rows) and
- * cblas_sgemm (A^T B in blocks
- * of rows of C, which keeps OpenBLAS's packing buffer small). */
+ * cblas_sgemm (A^T B in blocks of rows of C, which keeps OpenBLAS's
+ * packing buffer small). */
 typedef enum { MLP_PATH_LOOPS, MLP_PATH_VECTOR, MLP_PATH_GEMM } mlp_matmul_path;
 void mlp_matmul_loops(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                       const float *B, float *C);

@@ -227,8 +227,8 @@ static MLP_VECTOR_CLONES void outer_product(size_t M, size_t N, const float *res
  * cblas_sgemv: OpenBLAS spreads a large sgemv over its threads, and with
  * two threads the other core then holds half of W, so the optimizer's
  * writes to W that follow wait for that core's copies to be invalidated.
- * One sample per step on the large benchmark network took 1.8-2.1 ms with
- * two OpenBLAS threads against 0.7-1.0 ms with one (bench/README.md, "One
+ * One sample per step on the large benchmark network took 1.8-2.2 ms with
+ * two OpenBLAS threads against 0.9-1.2 ms with one (bench/README.md, "One
  * sample per step with two threads"); these loops run on the calling
  * thread alone. */
 
@@ -279,8 +279,8 @@ static MLP_ALWAYS_INLINE void dot_rows(size_t R, size_t cols, const float *restr
 
 /* y = X x for X rows x cols (row-major): four rows of X at a time, then
  * the rest one by one, with the same bits either way. As fast as
- * OpenBLAS's single-threaded sgemv on the benchmark's layers, 1.4-2x as
- * fast on the small ones (bench/README.md). */
+ * OpenBLAS's single-threaded sgemv on the benchmark's layers, up to 1.7x
+ * as fast on small ones (bench/README.md). */
 static MLP_VECTOR_CLONES void matvec(size_t rows, size_t cols, const float *restrict X,
                                      const float *restrict x, float *restrict y)
 {
