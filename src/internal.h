@@ -134,15 +134,16 @@ static inline size_t mlp_gemm_max_dim(void)
 /* The three paths mlp_matmul chooses between, same contract, exposed so
  * tests can run each on the same inputs: plain loops (M * N * K at most a
  * limit per product), matrix-vector code (an outer-product loop when
- * K = 1, else a matrix-vector loop once per row of C, or once when N = 1,
- * on the calling thread: chosen for K = 1, N = 1 and up to a few rows) and
+ * K = 1, a one-pass loop for A^T B of depth K <= 4, else a matrix-vector
+ * loop once per row of C, or once when N = 1, all on the calling thread:
+ * chosen for K = 1, N = 1, up to a few rows and dW at up to four samples) and
  * cblas_sgemm (A^T B in blocks of rows of C, which keeps OpenBLAS's
  * packing buffer small). */
 typedef enum { MLP_PATH_LOOPS, MLP_PATH_VECTOR, MLP_PATH_GEMM } mlp_matmul_path;
 void mlp_matmul_loops(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                       const float *B, float *C);
-/* Needs mlp_matmul_vector_fits: K = 1, N = 1, or A's rows contiguous (any M
- * for A B^T and A B, M = 1 for A^T B). */
+/* Needs mlp_matmul_vector_fits: K = 1, N = 1, A's rows contiguous (any M
+ * for A B^T and A B, M = 1 for A^T B), or A^T B of depth K <= 4. */
 bool mlp_matmul_vector_fits(mlp_product op, size_t M, size_t N, size_t K);
 void mlp_matmul_vector(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                        const float *B, float *C);

@@ -1,8 +1,8 @@
 /*
  * Prints a fingerprint of training runs that go through every loop compiled
  * for more than one vector width (MLP_VECTOR_CLONES in src/internal.h): the
- * activations of the general path, every optimizer, and the matrix-vector
- * products and outer product of batches of one and three rows. The test
+ * activations of the general path, every optimizer, and the matrix-vector,
+ * outer and shallow A^T B products of batches of one to four rows. The test
  * clone_parity builds this program twice, against libmlp and against a copy
  * compiled with MLP_NO_VECTOR_CLONES (baseline width only), and requires
  * the same output: the same bits whichever copy the CPU runs.
@@ -109,8 +109,8 @@ int main(void)
     failures += run(MLP_TANH, MLP_SIGMOID, MLP_BCE, ADAM, batch);
     for (size_t h = 0; h < sizeof hidden / sizeof hidden[0]; h++)
         failures += run(MLP_RELU, hidden[h], MLP_MSE, SGD_MOMENTUM, batch);
-    /* batches of a few rows: products with a vector operand */
-    failures += run(MLP_TANH, MLP_SOFTMAX, MLP_CROSS_ENTROPY, SGD_MOMENTUM, 1);
-    failures += run(MLP_TANH, MLP_SOFTMAX, MLP_CROSS_ENTROPY, SGD_MOMENTUM, 3);
+    /* batches of a few rows: products with a vector operand, shallow dW */
+    for (size_t m = 1; m <= 4; m++)
+        failures += run(MLP_TANH, MLP_SOFTMAX, MLP_CROSS_ENTROPY, SGD_MOMENTUM, m);
     return failures == 0 ? 0 : 1;
 }

@@ -221,6 +221,12 @@ static void test_dispatch_at_threshold(void **state)
     expect_chosen_path(&rng, MLP_AB, 3, 64, 128, MLP_PATH_VECTOR, MLP_PATH_GEMM, false);
     expect_chosen_path(&rng, MLP_AB, 4, 64, 128, MLP_PATH_GEMM, MLP_PATH_VECTOR, false);
     expect_chosen_path(&rng, MLP_A_TB, 2, 64, 128, MLP_PATH_GEMM, MLP_PATH_LOOPS, false);
+    /* dW at a batch of two to four samples: A^T B of depth 2 to 4 in one
+     * pass over C, summed in the loops' order; from depth 5 cblas_sgemm */
+    for (size_t K = 2; K <= 4; K++)
+        expect_chosen_path(&rng, MLP_A_TB, 64, 128, K, MLP_PATH_VECTOR, MLP_PATH_LOOPS,
+                           true);
+    expect_chosen_path(&rng, MLP_A_TB, 64, 128, 5, MLP_PATH_GEMM, MLP_PATH_LOOPS, false);
     assert_false(mlp_matmul_vector_fits(MLP_A_TB, 2, 64, 128));
     /* K = 1: one rounded product per entry, the same bits on every path,
      * so only the choice itself can be checked */
