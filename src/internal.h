@@ -47,12 +47,14 @@ float *mlp_alloc_floats(size_t count);
 /* ---- Runtime choice of vector width. The library is compiled for the
  * baseline instruction set of its target, so one libmlp.a runs on every
  * x86-64 machine; the element-wise loops that dominate a step after the
- * matrix products (the optimizer updates and the activation passes) are
- * also compiled for AVX2 and for AVX-512, and the dynamic loader picks the
- * widest copy the CPU can run, as OpenBLAS does for its kernels. All copies
- * do the same IEEE operations in the same order on each element (no FMA
- * contraction, which ISO C mode leaves off; no reordered sums), so results
- * are the same bits on each (the test clone_parity checks). Needs GCC or
+ * matrix products (the optimizer updates and the activation passes) and
+ * the library's own small products (matrix-vector, outer product, shallow
+ * A^T B) are also compiled for AVX2 and for AVX-512, and the dynamic loader
+ * picks the widest copy the CPU can run, as OpenBLAS does for its kernels.
+ * All copies do the same IEEE operations in the same order on each element
+ * (no FMA contraction: every build has -ffp-contract=off, MLP_EXACT_FLAGS
+ * in CMakeLists.txt; no reordered sums), so results are the same bits on
+ * each (the test clone_parity checks). Needs GCC or
  * Clang's target_clones on x86-64 glibc (ifunc); elsewhere, or with
  * MLP_NO_VECTOR_CLONES defined, there is only the baseline copy, and with
  * MLP_NO_AVX512_CLONES there is no AVX-512 copy. Cloned functions are
