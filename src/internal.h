@@ -44,6 +44,32 @@ static inline int mlp_add_overflows(size_t a, size_t b, size_t *sum)
 /* Allocates count floats, refusing counts whose byte size overflows. */
 float *mlp_alloc_floats(size_t count);
 
+/* ---- file_io.c: what model and optimizer files share ---- */
+/* The CRC-32 of zlib, gzip and PNG (IEEE 802.3, reflected). */
+uint32_t mlp_crc32(const unsigned char *p, size_t n);
+/* Little-endian words and float32 bit patterns, whatever the host. */
+void mlp_put_u32(unsigned char *p, uint32_t v);
+void mlp_put_u64(unsigned char *p, uint64_t v);
+uint32_t mlp_get_u32(const unsigned char *p);
+uint64_t mlp_get_u64(const unsigned char *p);
+void mlp_put_floats(unsigned char *p, const float *x, size_t count);
+void mlp_get_floats(float *x, const unsigned char *p, size_t count);
+/* Replaces path with the n bytes through a temporary file in the same
+ * folder (write, fsync, rename). MLP_ERR_IO, path unchanged, on failure;
+ * MLP_ERR_NOMEM. */
+mlp_status mlp_write_atomically(const char *path, const unsigned char *bytes, size_t n);
+/* Reads exactly n bytes at offset: MLP_ERR_IO, or MLP_ERR_FORMAT when the
+ * file ends first. */
+mlp_status mlp_read_at(int fd, unsigned char *bytes, size_t n, size_t offset);
+/* Whether a file of size bytes, open as fd, has a header that accounts for
+ * exactly that size: MLP_OK, MLP_ERR_FORMAT or a read's MLP_ERR_IO. */
+typedef mlp_status (*mlp_file_check)(int fd, size_t size);
+/* Reads the regular file at path into a new buffer (*bytes, *len; freed
+ * with mlp_dealloc) once check has accepted its size. MLP_ERR_IO (cannot
+ * open or read, not a regular file), check's refusal, MLP_ERR_NOMEM. */
+mlp_status mlp_read_file(const char *path, mlp_file_check check, unsigned char **bytes,
+                         size_t *len);
+
 /* ---- Runtime choice of vector width. The library is compiled for the
  * baseline instruction set of its target, so one libmlp.a runs on every
  * x86-64 machine; the element-wise loops that dominate a step after the

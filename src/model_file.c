@@ -1,35 +1,23 @@
 /*
  * Model files in the format of docs/model-format.md: a little-endian header
  * (magic, version, loss, sizes, one entry per layer), the parameters as
- * float32 words and a CRC-32 of everything before it. Every byte is written
- * and read with shifts, so the format is the same on every host.
+ * float32 words and a CRC-32 of everything before it, written and read
+ * with file_io.c's helpers, so the format is the same on every host.
  *
  * Loading never trusts the input: the header is checked field by field, its
  * sizes (with overflow checks) must give exactly the length of the input and
  * the checksum must match, all before anything is allocated, so a short,
  * corrupt or hostile input costs at most one pass over its bytes.
  */
-#define _POSIX_C_SOURCE 200809L /* open, fstat, pread, fsync, fchmod, getpid */
-
 #include "internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-_Static_assert(sizeof(float) == sizeof(uint32_t), "floats are stored as 32-bit words");
 
 enum {
     MODEL_VERSION = 1,
     HEADER_BYTES = 32, /* magic, version, loss, n_inputs, n_layers */
     LAYER_BYTES = 12,  /* n_out, activation */
-    CRC_BYTES = 4,
-    TEMP_SUFFIX_BYTES = 22, /* ".tmp-", 16 hex digits, '\0' */
-    TEMP_TRIES = 100
+    CRC_BYTES = 4
 };
 
 static const unsigned char model_magic[8] = {'M', 'L', 'P', 'N', 'E', 'T', 0, 0};
@@ -42,73 +30,6 @@ static const uint64_t loaded_seed = 0;
 static const mlp_loss loss_codes[] = {MLP_MSE, MLP_BCE, MLP_CROSS_ENTROPY};
 static const mlp_activation activation_codes[] = {
     MLP_IDENTITY, MLP_SIGMOID, MLP_TANH, MLP_RELU, MLP_LEAKY_RELU, MLP_SOFTMAX};
-
-/* CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) of each 4-bit value,
- * so the checksum takes two lookups per byte instead of eight shifts. */
-static const uint32_t crc_nibble[16] = {0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC,
-                                        0x76DC4190, 0x6B6B51F4, 0x4DB26158, 0x5005713C,
-                                        0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
-                                        0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C};
-
-/* The CRC-32 of zlib, PNG and gzip: initial value and final xor all ones. */
-static uint32_t crc32_ieee(const unsigned char *p, size_t n)
-{
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t k = 0; k < n; k++) {
-        crc ^= p[k];
-        crc = (crc >> 4) ^ crc_nibble[crc & 15];
-        crc = (crc >> 4) ^ crc_nibble[crc & 15];
-    }
-    return crc ^ 0xFFFFFFFFu;
-}
-
-/* ---- Little-endian words, independent of the host's byte order ---- */
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int k = 0; k < 4; k++)
-        p[k] = (unsigned char)(v >> (8 * k));
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int k = 0; k < 8; k++)
-        p[k] = (unsigned char)(v >> (8 * k));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int k = 0; k < 4; k++)
-        v |= (uint32_t)p[k] << (8 * k);
-    return v;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int k = 0; k < 8; k++)
-        v |= (uint64_t)p[k] << (8 * k);
-    return v;
-}
-
-/* Floats travel as their IEEE-754 bit patterns, NaN payloads included. */
-static void put_floats(unsigned char *p, const float *x, size_t count)
-{
-    for (size_t k = 0; k < count; k++) {
-        uint32_t bits;
-        memcpy(&bits, &x[k], sizeof bits);
-        put_u32(p + 4 * k, bits);
-    }
-}
-
-static void get_floats(float *x, const unsigned char *p, size_t count)
-{
-    for (size_t k = 0; k < count; k++) {
-        uint32_t bits = get_u32(p + 4 * k);
-        memcpy(&x[k], &bits, sizeof bits);
-    }
-}
 
 /* ---- Sizes and codes ---- */
 
@@ -169,13 +90,13 @@ typedef struct model_shape {
  * fits in the input, so that the table can be read without a bound check. */
 static bool shape_begin(model_shape *shape, const unsigned char *head, size_t total_len)
 {
-    uint32_t loss = get_u32(head + 12);
-    uint64_t n_layers = get_u64(head + 24);
+    uint32_t loss = mlp_get_u32(head + 12);
+    uint64_t n_layers = mlp_get_u64(head + 24);
     size_t room = (total_len - HEADER_BYTES - CRC_BYTES) / LAYER_BYTES;
     if (memcmp(head, model_magic, sizeof model_magic) != 0 ||
-        get_u32(head + 8) != MODEL_VERSION ||
+        mlp_get_u32(head + 8) != MODEL_VERSION ||
         loss >= sizeof loss_codes / sizeof loss_codes[0] ||
-        !decode_width(get_u64(head + 16), &shape->n_inputs) || n_layers == 0 ||
+        !decode_width(mlp_get_u64(head + 16), &shape->n_inputs) || n_layers == 0 ||
         n_layers > room)
         return false;
     shape->loss = loss_codes[loss];
@@ -193,8 +114,8 @@ static bool shape_begin(model_shape *shape, const unsigned char *head, size_t to
 static bool shape_add_layer(model_shape *shape, const unsigned char *entry)
 {
     size_t n_out, weights, layer_params;
-    uint32_t act = get_u32(entry + 8);
-    if (!decode_width(get_u64(entry), &n_out) ||
+    uint32_t act = mlp_get_u32(entry + 8);
+    if (!decode_width(mlp_get_u64(entry), &n_out) ||
         act >= sizeof activation_codes / sizeof activation_codes[0])
         return false;
     if (shape->layers_seen > 0 && shape->last_act == MLP_SOFTMAX)
@@ -253,8 +174,8 @@ static mlp_status build_net(mlp_net **out, const model_shape *shape,
     mlp_status status = widths && acts ? MLP_OK : MLP_ERR_NOMEM;
     for (size_t l = 0; l < shape->n_layers && status == MLP_OK; l++) {
         const unsigned char *entry = bytes + HEADER_BYTES + l * LAYER_BYTES;
-        widths[l] = (size_t)get_u64(entry);
-        acts[l] = activation_codes[get_u32(entry + 8)];
+        widths[l] = (size_t)mlp_get_u64(entry);
+        acts[l] = activation_codes[mlp_get_u32(entry + 8)];
     }
     if (status == MLP_OK)
         status =
@@ -271,9 +192,9 @@ static mlp_status build_net(mlp_net **out, const model_shape *shape,
         size_t n_out, n_in;
         status = as_format(mlp_layer_params(net, l, &W, &b, &n_out, &n_in));
         if (status == MLP_OK) {
-            get_floats(W, p, n_out * n_in);
+            mlp_get_floats(W, p, n_out * n_in);
             p += 4 * n_out * n_in;
-            get_floats(b, p, n_out);
+            mlp_get_floats(b, p, n_out);
             p += 4 * n_out;
         }
     }
@@ -292,7 +213,7 @@ mlp_status mlp_net_load_buffer(mlp_net **out, const void *buf, size_t len)
     const unsigned char *bytes = buf;
     model_shape shape;
     if (!parse_shape(&shape, bytes, len) ||
-        crc32_ieee(bytes, len - CRC_BYTES) != get_u32(bytes + len - CRC_BYTES))
+        mlp_crc32(bytes, len - CRC_BYTES) != mlp_get_u32(bytes + len - CRC_BYTES))
         return MLP_ERR_FORMAT;
     return build_net(out, &shape, bytes);
 }
@@ -313,23 +234,23 @@ mlp_status mlp_net_saved_size(const mlp_net *net, size_t *size)
 static void serialize(const mlp_net *net, unsigned char *bytes, size_t size)
 {
     memcpy(bytes, model_magic, sizeof model_magic);
-    put_u32(bytes + 8, MODEL_VERSION);
-    put_u32(bytes + 12, loss_code(net->loss));
-    put_u64(bytes + 16, net->n_inputs);
-    put_u64(bytes + 24, net->n_layers);
+    mlp_put_u32(bytes + 8, MODEL_VERSION);
+    mlp_put_u32(bytes + 12, loss_code(net->loss));
+    mlp_put_u64(bytes + 16, net->n_inputs);
+    mlp_put_u64(bytes + 24, net->n_layers);
     unsigned char *p = bytes + HEADER_BYTES;
     for (size_t l = 0; l < net->n_layers; l++, p += LAYER_BYTES) {
-        put_u64(p, net->layers[l].n_out);
-        put_u32(p + 8, activation_code(net->layers[l].act));
+        mlp_put_u64(p, net->layers[l].n_out);
+        mlp_put_u32(p + 8, activation_code(net->layers[l].act));
     }
     for (size_t l = 0; l < net->n_layers; l++) {
         const mlp_layer *L = &net->layers[l];
-        put_floats(p, L->W, L->n_out * L->n_in);
+        mlp_put_floats(p, L->W, L->n_out * L->n_in);
         p += 4 * L->n_out * L->n_in;
-        put_floats(p, L->b, L->n_out);
+        mlp_put_floats(p, L->b, L->n_out);
         p += 4 * L->n_out;
     }
-    put_u32(p, crc32_ieee(bytes, size - CRC_BYTES));
+    mlp_put_u32(p, mlp_crc32(bytes, size - CRC_BYTES));
 }
 
 mlp_status mlp_net_save_buffer(const mlp_net *net, void *buf, size_t cap, size_t *written)
@@ -347,72 +268,6 @@ mlp_status mlp_net_save_buffer(const mlp_net *net, void *buf, size_t cap, size_t
     return MLP_OK;
 }
 
-/* ---- Files ---- */
-
-/* Writes all n bytes, resuming after interruptions and short writes. */
-static bool write_all(int fd, const unsigned char *bytes, size_t n)
-{
-    while (n > 0) {
-        ssize_t done = write(fd, bytes, n);
-        if (done < 0 && errno == EINTR)
-            continue;
-        if (done <= 0)
-            return false;
-        bytes += done;
-        n -= (size_t)done;
-    }
-    return true;
-}
-
-/* Creates a new file named path + ".tmp-" + 16 random hex digits (written to
- * tmp) with O_EXCL, so it never opens an existing file, and with mode 0666
- * so that the umask applies as for any new file (mkstemp would force 0600).
- * Returns the descriptor, or -1. */
-static int create_temp(const char *path, char *tmp)
-{
-    mlp_rng rng;
-    mlp_rng_seed(&rng, ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^
-                           (uint64_t)(uintptr_t)tmp);
-    for (int tries = 0; tries < TEMP_TRIES; tries++) {
-        sprintf(tmp, "%s.tmp-%016llx", path, (unsigned long long)mlp_rng_next(&rng));
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
-    }
-    return -1;
-}
-
-/* A file that replaces another keeps the permissions of the one it replaces. */
-static bool copy_mode(const char *path, int fd)
-{
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return true; /* nothing to keep; rename decides whether path can be replaced */
-    return fchmod(fd, st.st_mode & 0777) == 0;
-}
-
-/* Writes n bytes to a temporary file beside path, syncs it and renames it
- * over path, so path holds either its old content or all of the new one.
- * On failure the temporary file is removed. */
-static mlp_status write_atomically(const char *path, const unsigned char *bytes, size_t n)
-{
-    char *tmp = mlp_alloc(strlen(path) + TEMP_SUFFIX_BYTES);
-    if (!tmp)
-        return MLP_ERR_NOMEM;
-    int fd = create_temp(path, tmp);
-    if (fd < 0) {
-        mlp_dealloc(tmp);
-        return MLP_ERR_IO;
-    }
-    bool ok = copy_mode(path, fd) && write_all(fd, bytes, n) && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok)
-        unlink(tmp);
-    mlp_dealloc(tmp);
-    return ok ? MLP_OK : MLP_ERR_IO;
-}
-
 mlp_status mlp_net_save(const mlp_net *net, const char *path)
 {
     if (!net || !path)
@@ -426,48 +281,28 @@ mlp_status mlp_net_save(const mlp_net *net, const char *path)
         return MLP_ERR_NOMEM;
     status = mlp_net_save_buffer(net, bytes, size, &written);
     if (status == MLP_OK)
-        status = write_atomically(path, bytes, written);
+        status = mlp_write_atomically(path, bytes, written);
     mlp_dealloc(bytes);
     return status;
 }
 
-/* Reads exactly n bytes at offset: MLP_ERR_IO when reading fails,
- * MLP_ERR_FORMAT when the file ends first (it is shorter than it claims). */
-static mlp_status read_at(int fd, unsigned char *bytes, size_t n, off_t offset)
-{
-    while (n > 0) {
-        ssize_t done = pread(fd, bytes, n, offset);
-        if (done < 0 && errno == EINTR)
-            continue;
-        if (done < 0)
-            return MLP_ERR_IO;
-        if (done == 0)
-            return MLP_ERR_FORMAT;
-        bytes += done;
-        n -= (size_t)done;
-        offset += done;
-    }
-    return MLP_OK;
-}
-
 /* Checks a file's header and layer table entry by entry, without buffering
  * them, so that the file's size is allocated only once the header accounts
- * for exactly that size. */
+ * for exactly that size (mlp_read_file's check). */
 static mlp_status check_file_shape(int fd, size_t size)
 {
     unsigned char head[HEADER_BYTES];
     model_shape shape;
     if (size < HEADER_BYTES + CRC_BYTES)
         return MLP_ERR_FORMAT;
-    mlp_status status = read_at(fd, head, sizeof head, 0);
+    mlp_status status = mlp_read_at(fd, head, sizeof head, 0);
     if (status != MLP_OK)
         return status;
     if (!shape_begin(&shape, head, size))
         return MLP_ERR_FORMAT;
     for (size_t l = 0; l < shape.n_layers; l++) {
         unsigned char entry[LAYER_BYTES];
-        status =
-            read_at(fd, entry, sizeof entry, (off_t)(HEADER_BYTES + l * LAYER_BYTES));
+        status = mlp_read_at(fd, entry, sizeof entry, HEADER_BYTES + l * LAYER_BYTES);
         if (status != MLP_OK)
             return status;
         if (!shape_add_layer(&shape, entry))
@@ -476,39 +311,13 @@ static mlp_status check_file_shape(int fd, size_t size)
     return shape_finish(&shape, size) ? MLP_OK : MLP_ERR_FORMAT;
 }
 
-/* Reads a whole regular file whose header accounts for its size into a new
- * buffer (*bytes, *len). */
-static mlp_status read_model_file(int fd, unsigned char **bytes, size_t *len)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        return MLP_ERR_IO;
-    if ((uintmax_t)st.st_size > SIZE_MAX)
-        return MLP_ERR_FORMAT;
-    size_t size = (size_t)st.st_size;
-    mlp_status status = check_file_shape(fd, size);
-    if (status != MLP_OK)
-        return status;
-    *bytes = mlp_alloc(size);
-    if (!*bytes)
-        return MLP_ERR_NOMEM;
-    *len = size;
-    return read_at(fd, *bytes, size, 0);
-}
-
 mlp_status mlp_net_load(mlp_net **out, const char *path)
 {
     if (!out || !path)
         return MLP_ERR_ARG;
-    /* O_NONBLOCK: a FIFO opens at once and is then refused as not a regular
-     * file, instead of blocking until a writer appears. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK);
-    if (fd < 0)
-        return MLP_ERR_IO;
-    unsigned char *bytes = NULL;
-    size_t len = 0;
-    mlp_status status = read_model_file(fd, &bytes, &len);
-    close(fd);
+    unsigned char *bytes;
+    size_t len;
+    mlp_status status = mlp_read_file(path, check_file_shape, &bytes, &len);
     if (status == MLP_OK)
         status = mlp_net_load_buffer(out, bytes, len);
     mlp_dealloc(bytes);
