@@ -349,7 +349,8 @@ typedef struct mlp_epoch_info {
 typedef int (*mlp_epoch_callback)(const mlp_epoch_info *info, void *user);
 
 typedef struct mlp_fit_options {
-    size_t epochs;                /* default 10 */
+    size_t epochs;                /* epochs in this call; default 10 */
+    size_t first_epoch;           /* number of this call's first epoch; default 0 */
     size_t batch_size;            /* default 32; the last partial batch is used */
     uint64_t shuffle_seed;        /* order of samples each epoch; default 1 */
     int shuffle;                  /* non-zero (default) reshuffles every epoch */
@@ -375,7 +376,16 @@ mlp_fit_options mlp_fit_defaults(void);
  * the rows in a new order drawn from a generator seeded once with
  * shuffle_seed; without, in order. With the same seed, data and thread
  * count the result is bit-identical. At the start of each epoch a schedule
- * sets the optimizer's rate (which it keeps after the call). After each
+ * sets the optimizer's rate (which it keeps after the call).
+ *
+ * Epochs are numbered from first_epoch (reported in mlp_epoch_info, passed
+ * to the schedule), and the call's sample orders are those of epochs
+ * first_epoch, first_epoch + 1, ... of the shuffle_seed sequence. So
+ * training that saved its network and optimizer (mlp_net_save,
+ * mlp_optimizer_save) after e epochs resumes, from the loaded copies with
+ * first_epoch = e and the same options otherwise, with the same steps bit
+ * for bit as training that never stopped. (The one difference: a resumed
+ * call cannot undo the stopped call's last step, see below.) After each
  * epoch the validation set, if any, is evaluated as by mlp_evaluate and the
  * callback is called; a non-zero return stops training with MLP_OK.
  *
@@ -397,7 +407,8 @@ mlp_fit_options mlp_fit_defaults(void);
  * input may have been an internal buffer): mlp_backward and mlp_layer_cache
  * are MLP_ERR_STATE until the next mlp_forward. The gradients stay.
  *
- * Returns MLP_ERR_ARG (NULL argument, n 0, epochs or batch size 0, unknown
+ * Returns MLP_ERR_ARG (NULL argument, n 0, epochs or batch size 0,
+ * first_epoch + epochs overflowing size_t, unknown
  * metric, a negative or non-finite clip_norm, a validation set with n_val 0
  * or missing arrays, an invalid schedule, a non-finite input, a target
  * outside the loss's domain, a network that cannot be trained),
@@ -459,6 +470,46 @@ mlp_status mlp_net_save_buffer(const mlp_net *net, void *buf, size_t cap,
 
 /* As mlp_net_load, from len bytes at buf (which the caller keeps). */
 mlp_status mlp_net_load_buffer(mlp_net **out, const void *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Optimizer state files                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Saves opt's state to path in the format of docs/optimizer-format.md: its
+ * kind and settings (the learning rate as last set), its step count and
+ * its moment buffers (SGD's velocity, Adam's two moments). A network saved
+ * with mlp_net_save at the same point and this file let training resume
+ * with exactly the steps it would have taken without stopping (mlp_fit:
+ * see first_epoch). The network itself is not in this file. An existing
+ * file is replaced atomically, as by mlp_net_save.
+ * Returns MLP_ERR_ARG (NULL), MLP_ERR_IO (the file cannot be created,
+ * written or renamed; path is then unchanged), MLP_ERR_NOMEM. */
+mlp_status mlp_optimizer_save(const mlp_optimizer *opt, const char *path);
+
+/* Loads an optimizer saved by mlp_optimizer_save into a new optimizer
+ * (*out, freed with mlp_optimizer_free) for net, whose parameter count must
+ * be the one the state was saved with (typically net is the network saved
+ * at the same time). Every field and every buffer entry is checked before
+ * anything is allocated. net is only read.
+ * Returns MLP_ERR_ARG (NULL, net without layers), MLP_ERR_IO (cannot open
+ * or read), MLP_ERR_FORMAT (truncated, corrupted, foreign, or a state no
+ * optimizer can be in: invalid settings, non-finite moments),
+ * MLP_ERR_SHAPE (saved for another parameter count), MLP_ERR_NOMEM. */
+mlp_status mlp_optimizer_load(mlp_optimizer **out, const mlp_net *net, const char *path);
+
+/* The size in bytes of the saved form of opt into *size.
+ * Returns MLP_ERR_ARG (NULL), MLP_ERR_SHAPE (the size overflows size_t). */
+mlp_status mlp_optimizer_saved_size(const mlp_optimizer *opt, size_t *size);
+
+/* Writes the saved form of opt into buf of capacity cap bytes; *written
+ * receives its size. Returns MLP_ERR_ARG (NULL), MLP_ERR_SHAPE (cap too
+ * small). */
+mlp_status mlp_optimizer_save_buffer(const mlp_optimizer *opt, void *buf, size_t cap,
+                                     size_t *written);
+
+/* As mlp_optimizer_load, from len bytes at buf (which the caller keeps). */
+mlp_status mlp_optimizer_load_buffer(mlp_optimizer **out, const mlp_net *net,
+                                     const void *buf, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Data                                                                      */

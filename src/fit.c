@@ -314,15 +314,17 @@ static bool validation_consistent(const mlp_fit_options *o)
  * epoch cover every epoch. */
 static mlp_status check_options(const mlp_fit_options *o)
 {
+    size_t end;
     if (o->epochs == 0 || o->batch_size == 0 || !metric_valid(o->metric) ||
-        !isfinite(o->clip_norm) || o->clip_norm < 0.0f || !validation_consistent(o))
+        !isfinite(o->clip_norm) || o->clip_norm < 0.0f || !validation_consistent(o) ||
+        mlp_add_overflows(o->first_epoch, o->epochs, &end))
         return MLP_ERR_ARG;
     float lr;
     mlp_status status = MLP_OK;
     if (o->schedule)
-        status = mlp_schedule_lr(o->schedule, 0, &lr);
+        status = mlp_schedule_lr(o->schedule, o->first_epoch, &lr);
     if (status == MLP_OK && o->schedule)
-        status = mlp_schedule_lr(o->schedule, o->epochs - 1, &lr);
+        status = mlp_schedule_lr(o->schedule, end - 1, &lr);
     return status;
 }
 
@@ -393,6 +395,8 @@ static mlp_status fit_setup(fit_run *run, mlp_net *net, mlp_optimizer *opt,
     mlp_rng_seed(&run->rng, o->shuffle_seed);
     clock_gettime(CLOCK_MONOTONIC, &run->start);
     mlp_status status = fit_alloc(run);
+    if (status == MLP_OK && o->shuffle) /* past the orders of earlier epochs */
+        status = mlp_rng_skip(&run->rng, o->first_epoch);
     if (status == MLP_OK && run->r2_work) {
         size_t k = mlp_net_outputs(net);
         status = target_spread(o->Y_val, o->n_val, k, run->r2_work, run->r2_work + k);
@@ -549,8 +553,8 @@ mlp_status mlp_fit(mlp_net *net, mlp_optimizer *opt, const float *X, const float
     fit_run run;
     status = fit_setup(&run, net, opt, X, Y, n, o);
     bool stop = false;
-    for (size_t epoch = 0; status == MLP_OK && !stop && epoch < o->epochs; epoch++)
-        status = run_epoch(&run, epoch, &stop);
+    for (size_t e = 0; status == MLP_OK && !stop && e < o->epochs; e++)
+        status = run_epoch(&run, o->first_epoch + e, &stop);
     fit_release(&run);
     return status;
 }

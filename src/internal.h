@@ -132,6 +132,9 @@ typedef struct mlp_rng {
 } mlp_rng;
 void mlp_rng_seed(mlp_rng *rng, uint64_t seed);
 uint64_t mlp_rng_next(mlp_rng *rng);
+/* Advances rng as k calls of mlp_rng_next would, in time logarithmic in k.
+ * MLP_ERR_NOMEM (rng unchanged) when a long skip cannot get its 16 KiB. */
+mlp_status mlp_rng_skip(mlp_rng *rng, uint64_t k);
 /* Uniform integer in [0, n), unbiased; n must be > 0. */
 uint64_t mlp_rng_below(mlp_rng *rng, uint64_t n);
 /* Uniform double in [0, 1) with 53 random bits. */
@@ -445,5 +448,34 @@ mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y
                                     size_t m, float *loss);
 /* The widest layer output n_l (the inputs are not counted). */
 size_t mlp_net_max_width(const mlp_net *net);
+
+/* ---- optimizer.c: the optimizer's state, which optimizer_file.c saves and
+ * restores ---- */
+typedef enum { MLP_OPT_SGD, MLP_OPT_ADAM } mlp_opt_kind;
+
+struct mlp_optimizer {
+    mlp_opt_kind kind;
+    size_t n_params;
+    float learning_rate;
+    float weight_decay;
+    float momentum;       /* SGD */
+    bool nesterov;        /* SGD */
+    float beta1, beta2;   /* Adam */
+    float epsilon;        /* Adam */
+    bool decoupled_decay; /* AdamW */
+    uint64_t steps;       /* updates taken so far */
+    float *velocity;      /* SGD momentum buffer, or Adam's first moment */
+    float *second_moment; /* Adam only */
+    bool bounded;         /* checks a step by step_bounded first */
+    float velocity_max;   /* when bounded: the largest |velocity| entry */
+    float second_max;     /* when bounded, Adam: the largest second_moment */
+};
+/* The checks of mlp_sgd_create and mlp_adam_create on their settings. */
+bool mlp_sgd_settings_valid(float learning_rate, float momentum, float weight_decay);
+bool mlp_adam_settings_valid(float learning_rate, float beta1, float beta2, float epsilon,
+                             float weight_decay);
+/* Sets velocity_max and second_max from the buffers, as the last update
+ * pass would have left them, after the buffers were written directly. */
+void mlp_optimizer_refresh_maxima(mlp_optimizer *opt);
 
 #endif

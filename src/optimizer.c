@@ -9,36 +9,32 @@
 #include <math.h>
 #include <string.h>
 
-typedef enum { OPT_SGD, OPT_ADAM } opt_kind;
-
-struct mlp_optimizer {
-    opt_kind kind;
-    size_t n_params;
-    float learning_rate;
-    float weight_decay;
-    float momentum;       /* SGD */
-    bool nesterov;        /* SGD */
-    float beta1, beta2;   /* Adam */
-    float epsilon;        /* Adam */
-    bool decoupled_decay; /* AdamW */
-    uint64_t steps;       /* updates taken so far */
-    float *velocity;      /* SGD momentum buffer, or Adam's first moment */
-    float *second_moment; /* Adam only */
-    bool bounded;         /* checks a step by step_bounded first */
-    float velocity_max;   /* when bounded: the largest |velocity| entry */
-    float second_max;     /* when bounded, Adam: the largest second_moment */
-};
-
 /* From this many parameters on, a step is checked by step_bounded first;
  * below, the exact check costs no more. */
 static const size_t bounded_min_params = 256;
 
-/* The checks and allocation shared by every optimizer. */
-static mlp_status optimizer_new(mlp_optimizer **out, const mlp_net *net, opt_kind kind,
-                                float learning_rate, float weight_decay, size_t n_buffers)
+bool mlp_sgd_settings_valid(float learning_rate, float momentum, float weight_decay)
 {
-    if (!out || !net || net->n_layers == 0 || !mlp_positive_finite(learning_rate) ||
-        !isfinite(weight_decay) || weight_decay < 0.0f)
+    return mlp_positive_finite(learning_rate) && isfinite(weight_decay) &&
+           weight_decay >= 0.0f && isfinite(momentum) && momentum >= 0.0f &&
+           momentum < 1.0f;
+}
+
+bool mlp_adam_settings_valid(float learning_rate, float beta1, float beta2, float epsilon,
+                             float weight_decay)
+{
+    return mlp_positive_finite(learning_rate) && isfinite(weight_decay) &&
+           weight_decay >= 0.0f && isfinite(beta1) && beta1 >= 0.0f && beta1 < 1.0f &&
+           isfinite(beta2) && beta2 >= 0.0f && beta2 < 1.0f &&
+           mlp_positive_finite(epsilon);
+}
+
+/* The allocation shared by every optimizer, whose settings are checked. */
+static mlp_status optimizer_new(mlp_optimizer **out, const mlp_net *net,
+                                mlp_opt_kind kind, float learning_rate,
+                                float weight_decay, size_t n_buffers)
+{
+    if (!out || !net || net->n_layers == 0)
         return MLP_ERR_ARG;
     mlp_optimizer *opt = mlp_alloc_zero(1, sizeof *opt);
     float *velocity =
@@ -64,10 +60,10 @@ static mlp_status optimizer_new(mlp_optimizer **out, const mlp_net *net, opt_kin
 mlp_status mlp_sgd_create(mlp_optimizer **out, const mlp_net *net, float learning_rate,
                           float momentum, float weight_decay)
 {
-    if (!isfinite(momentum) || momentum < 0.0f || momentum >= 1.0f)
+    if (!mlp_sgd_settings_valid(learning_rate, momentum, weight_decay))
         return MLP_ERR_ARG;
-    mlp_status status =
-        optimizer_new(out, net, OPT_SGD, learning_rate, weight_decay, momentum > 0.0f);
+    mlp_status status = optimizer_new(out, net, MLP_OPT_SGD, learning_rate, weight_decay,
+                                      momentum > 0.0f);
     if (status == MLP_OK)
         (*out)->momentum = momentum;
     return status;
@@ -75,7 +71,7 @@ mlp_status mlp_sgd_create(mlp_optimizer **out, const mlp_net *net, float learnin
 
 mlp_status mlp_sgd_set_nesterov(mlp_optimizer *opt, int enabled)
 {
-    if (!opt || opt->kind != OPT_SGD || opt->momentum == 0.0f)
+    if (!opt || opt->kind != MLP_OPT_SGD || opt->momentum == 0.0f)
         return MLP_ERR_ARG;
     opt->nesterov = enabled != 0;
     return MLP_OK;
@@ -85,10 +81,10 @@ static mlp_status adam_create(mlp_optimizer **out, const mlp_net *net,
                               float learning_rate, float beta1, float beta2,
                               float epsilon, float weight_decay, bool decoupled)
 {
-    if (!isfinite(beta1) || beta1 < 0.0f || beta1 >= 1.0f || !isfinite(beta2) ||
-        beta2 < 0.0f || beta2 >= 1.0f || !mlp_positive_finite(epsilon))
+    if (!mlp_adam_settings_valid(learning_rate, beta1, beta2, epsilon, weight_decay))
         return MLP_ERR_ARG;
-    mlp_status status = optimizer_new(out, net, OPT_ADAM, learning_rate, weight_decay, 2);
+    mlp_status status =
+        optimizer_new(out, net, MLP_OPT_ADAM, learning_rate, weight_decay, 2);
     if (status == MLP_OK) {
         (*out)->beta1 = beta1;
         (*out)->beta2 = beta2;
@@ -259,7 +255,7 @@ typedef struct adam_consts {
 
 static adam_consts adam_constants(const mlp_optimizer *opt)
 {
-    const double t = (double)(opt->steps + 1);
+    const double t = (double)opt->steps + 1.0; /* no wrap at UINT64_MAX */
     const float lr = opt->learning_rate, wd = opt->weight_decay;
     return (adam_consts){
         .b1 = opt->beta1,
@@ -328,6 +324,25 @@ static inline void adam_step(mlp_optimizer *opt, float *p, const float *grad)
         adam_apply(c, false, p, grad, m1, m2, opt->n_params, m1_max, m2_max);
 }
 
+/* The largest |x| of n entries, as the update pass tracks it. */
+static float max_abs(const float *x, size_t n)
+{
+    int32_t bits = 0;
+    for (size_t k = 0; k < n; k++)
+        bits = max_bits(bits, abs_bits(x[k]));
+    return from_abs_bits(bits);
+}
+
+void mlp_optimizer_refresh_maxima(mlp_optimizer *opt)
+{
+    if (!opt->bounded)
+        return;
+    if (opt->velocity)
+        opt->velocity_max = max_abs(opt->velocity, opt->n_params);
+    if (opt->second_moment)
+        opt->second_max = max_abs(opt->second_moment, opt->n_params);
+}
+
 /* ---- the bound that can vouch for a step without redoing it ---- */
 
 /* The largest |p| and |g|, each infinity when an entry is NaN or
@@ -388,7 +403,7 @@ static inline bool step_bounded(const mlp_optimizer *opt, const float *p,
     if (!opt->bounded)
         return false;
     block_maxima m = max_abs_entries(p, grad, opt->n_params);
-    return opt->kind == OPT_SGD ? sgd_bound_holds(opt, m) : adam_bound_holds(opt, m);
+    return opt->kind == MLP_OPT_SGD ? sgd_bound_holds(opt, m) : adam_bound_holds(opt, m);
 }
 
 /* A step that would make any parameter or optimizer state non-finite is
@@ -398,7 +413,7 @@ static inline bool step_bounded(const mlp_optimizer *opt, const float *p,
  * Compiled for each vector width (MLP_VECTOR_CLONES). */
 static MLP_VECTOR_CLONES bool try_step(mlp_optimizer *opt, float *p, const float *grad)
 {
-    const bool sgd = opt->kind == OPT_SGD;
+    const bool sgd = opt->kind == MLP_OPT_SGD;
     if (!step_bounded(opt, p, grad) &&
         !(sgd ? sgd_step_finite(opt, p, grad) : adam_step_finite(opt, p, grad)))
         return false;
