@@ -23,7 +23,7 @@ build=build/fuzz
 echo "== fuzz: configure and build ($build)"
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMLP_BUILD_FUZZ=ON \
     -DMLP_BUILD_EXAMPLES=OFF -DMLP_BUILD_BENCH=OFF >/dev/null
-targets=(model_load csv api)
+targets=(model_load optimizer_load csv api)
 cmake --build "$build" -j2 --target "${targets[@]/#/fuzz_}"
 
 mkdir -p "$build/artifacts"

@@ -2,7 +2,8 @@
  * Allocation-failure injection: the library allocates only through
  * mlp_alloc (src/alloc_raw.c), which this test wraps at link time
  * (-Wl,--wrap=mlp_alloc,--wrap=mlp_dealloc). One scenario creates, grows,
- * trains, saves and loads a network, reads a CSV file, fits and evaluates;
+ * trains, saves and loads a network and an optimizer, reads a CSV file,
+ * fits (resuming at a later epoch) and evaluates;
  * it is run once for every n, with the n-th allocation failing, until a run
  * reaches no n-th allocation. For every n the call that met the failure
  * must return MLP_ERR_NOMEM, change nothing (parameters compared byte for
@@ -70,6 +71,7 @@ enum { N_IN = 3, N_OUT = 2, N_ROWS = 40, N_VAL = 8, M_SMALL = 4, M_MID = 16, M_B
 typedef struct fixture {
     char dir[64];
     char model_path[96];
+    char opt_path[96];
     char csv_path[96];
     float data[N_ROWS * (N_IN + N_OUT)]; /* the CSV's content */
     float X[N_ROWS * N_IN];
@@ -122,8 +124,9 @@ static void expect_old_model(void)
     assert_memory_equal(buf, old_model, sizeof old_model);
 }
 
-/* The scratch folder holds only the CSV and the model, no temporary file. */
-static void expect_no_stray_files(void)
+/* The scratch folder holds only the CSV and the saved files, no temporary
+ * file: count entries in all. */
+static void expect_no_stray_files(size_t count)
 {
     DIR *d = opendir(fx.dir);
     assert_non_null(d);
@@ -132,7 +135,7 @@ static void expect_no_stray_files(void)
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
             entries++;
     closedir(d);
-    assert_int_equal(entries, 2);
+    assert_int_equal(entries, count);
 }
 
 static int setup(void **state)
@@ -142,6 +145,7 @@ static int setup(void **state)
     if (!mkdtemp(fx.dir))
         return -1;
     snprintf(fx.model_path, sizeof fx.model_path, "%s/model.mlp", fx.dir);
+    snprintf(fx.opt_path, sizeof fx.opt_path, "%s/model.mlpopt", fx.dir);
     snprintf(fx.csv_path, sizeof fx.csv_path, "%s/data.csv", fx.dir);
     write_csv();
     return mlp_set_threads(1) == MLP_OK ? 0 : -1;
@@ -151,6 +155,7 @@ static int teardown(void **state)
 {
     (void)state;
     unlink(fx.model_path);
+    unlink(fx.opt_path);
     unlink(fx.csv_path);
     return rmdir(fx.dir);
 }
@@ -164,6 +169,8 @@ typedef struct run {
     mlp_optimizer *sgd;
     mlp_net *from_buffer;
     mlp_net *from_file;
+    mlp_optimizer *opt_from_buffer;
+    mlp_optimizer *opt_from_file;
     float *csv;
     unsigned char *saved;
 } run;
@@ -216,6 +223,8 @@ static void run_free(run *r)
     mlp_net_free(r->net);
     mlp_net_free(r->from_buffer);
     mlp_net_free(r->from_file);
+    mlp_optimizer_free(r->opt_from_buffer);
+    mlp_optimizer_free(r->opt_from_file);
     mlp_array_free(r->csv);
     free(r->saved);
 }
@@ -319,16 +328,46 @@ static bool save_and_load(run *r)
     write_old_model();
     if (failed(mlp_net_save(r->net, fx.model_path), f, "mlp_net_save")) {
         expect_old_model();
-        expect_no_stray_files();
+        expect_no_stray_files(2);
         return false;
     }
-    expect_no_stray_files();
+    expect_no_stray_files(2);
     if (failed(mlp_net_load(&r->from_file, fx.model_path), f, "mlp_net_load")) {
         assert_null(r->from_file);
         return false;
     }
     expect_same_params(r->net, r->from_file);
     return true;
+}
+
+/* The same for the Adam optimizer's state: a loaded copy saves back to the
+ * same bytes. */
+static bool save_and_load_optimizer(run *r)
+{
+    size_t f = alloc_failures, size, written;
+    assert_int_equal(mlp_optimizer_saved_size(r->adam, &size), MLP_OK);
+    unsigned char *bytes = malloc(size), *again = malloc(size);
+    assert_true(bytes && again);
+    assert_int_equal(mlp_optimizer_save_buffer(r->adam, bytes, size, &written), MLP_OK);
+    bool ok = !failed(mlp_optimizer_load_buffer(&r->opt_from_buffer, r->net, bytes, size),
+                      f, "mlp_optimizer_load_buffer");
+    if (ok) {
+        assert_int_equal(
+            mlp_optimizer_save_buffer(r->opt_from_buffer, again, size, &written), MLP_OK);
+        assert_memory_equal(again, bytes, size);
+        ok = !failed(mlp_optimizer_save(r->adam, fx.opt_path), f, "mlp_optimizer_save");
+        expect_no_stray_files(ok ? 3 : 2);
+    }
+    if (ok)
+        ok = !failed(mlp_optimizer_load(&r->opt_from_file, r->net, fx.opt_path), f,
+                     "mlp_optimizer_load");
+    if (!ok) {
+        assert_null(r->opt_from_file);
+        assert_true(r->opt_from_buffer || f != alloc_failures);
+    }
+    free(bytes);
+    free(again);
+    return ok;
 }
 
 static bool read_csv(run *r)
@@ -357,6 +396,7 @@ static bool fit_and_evaluate(run *r)
         .kind = MLP_SCHEDULE_COSINE, .base_lr = 0.01f, .t_max = 3, .min_lr = 0.001f};
     mlp_fit_options o = mlp_fit_defaults();
     o.epochs = 3;
+    o.first_epoch = 1200; /* a skip long enough to take the matrix powers */
     o.batch_size = 8;
     o.X_val = fx.X + (N_ROWS - N_VAL) * N_IN;
     o.Y_val = fx.Y + (N_ROWS - N_VAL) * N_OUT;
@@ -406,9 +446,10 @@ static size_t run_scenario(size_t fail_at)
 {
     run r = {0};
     live_blocks = 0;
+    unlink(fx.opt_path); /* the folder holds the CSV and the model until saved */
     arm(fail_at);
     bool ok = build(&r) && make_optimizers(&r) && train(&r) && save_and_load(&r) &&
-              read_csv(&r) && fit_and_evaluate(&r);
+              save_and_load_optimizer(&r) && read_csv(&r) && fit_and_evaluate(&r);
     if (ok)
         infer(&r);
     size_t made = alloc_count;
