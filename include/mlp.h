@@ -611,7 +611,9 @@ mlp_status mlp_set_threads(size_t n);
 /* Threads. libmlp has no global mutable state of its own. Separate networks
  * and optimizers may be used on separate threads at once. One network may be
  * read by several threads at once through const functions (mlp_infer,
- * mlp_net_save, mlp_net_save_buffer, the getters); any function taking a
+ * mlp_net_save, mlp_net_save_buffer, mlp_optimizer_load and its buffer
+ * variant, the getters), and so may one optimizer (mlp_optimizer_save and
+ * its buffer variant, mlp_optimizer_lr); any function taking a
  * non-const mlp_net * (including mlp_forward and mlp_predict, which write
  * the caches) needs exclusive use of that network. mlp_set_threads changes
  * a process-wide OpenBLAS setting and should be called before threads start. */
