@@ -139,7 +139,7 @@ static bool copy_mode(const char *path, int fd)
 /* The temporary file is written, synced and renamed over path, so path
  * holds either its old content or all of the new one; on failure the
  * temporary file is removed. */
-mlp_status mlp_write_atomically(const char *path, const unsigned char *bytes, size_t n)
+static mlp_status write_atomically(const char *path, const unsigned char *bytes, size_t n)
 {
     char *tmp = mlp_alloc(strlen(path) + TEMP_SUFFIX_BYTES);
     if (!tmp)
@@ -156,6 +156,18 @@ mlp_status mlp_write_atomically(const char *path, const unsigned char *bytes, si
         unlink(tmp);
     mlp_dealloc(tmp);
     return ok ? MLP_OK : MLP_ERR_IO;
+}
+
+mlp_status mlp_save_atomically(const char *path, const void *obj, size_t size,
+                               mlp_serializer fill)
+{
+    unsigned char *bytes = mlp_alloc(size);
+    if (!bytes)
+        return MLP_ERR_NOMEM;
+    fill(obj, bytes, size);
+    mlp_status status = write_atomically(path, bytes, size);
+    mlp_dealloc(bytes);
+    return status;
 }
 
 /* ---- Loading ---- */

@@ -54,10 +54,13 @@ uint32_t mlp_get_u32(const unsigned char *p);
 uint64_t mlp_get_u64(const unsigned char *p);
 void mlp_put_floats(unsigned char *p, const float *x, size_t count);
 void mlp_get_floats(float *x, const unsigned char *p, size_t count);
-/* Replaces path with the n bytes through a temporary file in the same
- * folder (write, fsync, rename). MLP_ERR_IO, path unchanged, on failure;
- * MLP_ERR_NOMEM. */
-mlp_status mlp_write_atomically(const char *path, const unsigned char *bytes, size_t n);
+/* Writes the saved form of obj, size bytes, to bytes. */
+typedef void (*mlp_serializer)(const void *obj, unsigned char *bytes, size_t size);
+/* Serializes obj (size bytes, by fill) into a new buffer and replaces path
+ * with it through a temporary file in the same folder (write, fsync,
+ * rename). MLP_ERR_IO, path unchanged, on failure; MLP_ERR_NOMEM. */
+mlp_status mlp_save_atomically(const char *path, const void *obj, size_t size,
+                               mlp_serializer fill);
 /* Reads exactly n bytes at offset: MLP_ERR_IO, or MLP_ERR_FORMAT when the
  * file ends first. */
 mlp_status mlp_read_at(int fd, unsigned char *bytes, size_t n, size_t offset);

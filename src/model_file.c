@@ -230,9 +230,10 @@ mlp_status mlp_net_saved_size(const mlp_net *net, size_t *size)
     return model_size(net->n_layers, net->n_params, size) ? MLP_OK : MLP_ERR_SHAPE;
 }
 
-/* Writes the saved form of net, whose size is size, to bytes. */
-static void serialize(const mlp_net *net, unsigned char *bytes, size_t size)
+/* Writes the saved form of a network (obj), whose size is size, to bytes. */
+static void serialize(const void *obj, unsigned char *bytes, size_t size)
 {
+    const mlp_net *net = obj;
     memcpy(bytes, model_magic, sizeof model_magic);
     mlp_put_u32(bytes + 8, MODEL_VERSION);
     mlp_put_u32(bytes + 12, loss_code(net->loss));
@@ -272,18 +273,9 @@ mlp_status mlp_net_save(const mlp_net *net, const char *path)
 {
     if (!net || !path)
         return MLP_ERR_ARG;
-    size_t size, written;
+    size_t size;
     mlp_status status = mlp_net_saved_size(net, &size);
-    if (status != MLP_OK)
-        return status;
-    unsigned char *bytes = mlp_alloc(size);
-    if (!bytes)
-        return MLP_ERR_NOMEM;
-    status = mlp_net_save_buffer(net, bytes, size, &written);
-    if (status == MLP_OK)
-        status = mlp_write_atomically(path, bytes, written);
-    mlp_dealloc(bytes);
-    return status;
+    return status == MLP_OK ? mlp_save_atomically(path, net, size, serialize) : status;
 }
 
 /* Checks a file's header and layer table entry by entry, without buffering

@@ -198,10 +198,11 @@ mlp_status mlp_optimizer_saved_size(const mlp_optimizer *opt, size_t *size)
     return opt_size(n_buffers, opt->n_params, size) ? MLP_OK : MLP_ERR_SHAPE;
 }
 
-/* Writes the saved form of opt, whose size is size, to bytes. Settings the
- * kind does not use are zero in the optimizer already. */
-static void serialize(const mlp_optimizer *opt, unsigned char *bytes, size_t size)
+/* Writes the saved form of an optimizer (obj), whose size is size, to
+ * bytes. Settings the kind does not use are zero in the optimizer already. */
+static void serialize(const void *obj, unsigned char *bytes, size_t size)
 {
+    const mlp_optimizer *opt = obj;
     const uint32_t code = kind_code(opt);
     memcpy(bytes, opt_magic, sizeof opt_magic);
     mlp_put_u32(bytes + 8, OPT_FILE_VERSION);
@@ -246,18 +247,9 @@ mlp_status mlp_optimizer_save(const mlp_optimizer *opt, const char *path)
 {
     if (!opt || !path)
         return MLP_ERR_ARG;
-    size_t size, written;
+    size_t size;
     mlp_status status = mlp_optimizer_saved_size(opt, &size);
-    if (status != MLP_OK)
-        return status;
-    unsigned char *bytes = mlp_alloc(size);
-    if (!bytes)
-        return MLP_ERR_NOMEM;
-    status = mlp_optimizer_save_buffer(opt, bytes, size, &written);
-    if (status == MLP_OK)
-        status = mlp_write_atomically(path, bytes, written);
-    mlp_dealloc(bytes);
-    return status;
+    return status == MLP_OK ? mlp_save_atomically(path, opt, size, serialize) : status;
 }
 
 /* mlp_read_file's check: the header accounts for exactly size bytes. */
