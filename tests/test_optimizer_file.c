@@ -157,11 +157,21 @@ static void test_resume_matches_uninterrupted(void **state)
         }
 }
 
+/* What the callback saw; with net set, it also saves net and opt to
+ * buffers after epoch save_after, as a checkpointing program would. */
 typedef struct epochs_seen {
     size_t count;
     size_t epoch[8];
     float lr[8];
+    const mlp_net *net;
+    const mlp_optimizer *opt;
+    size_t save_after;
+    unsigned char *net_bytes, *opt_bytes;
+    size_t net_len, opt_len;
 } epochs_seen;
+
+static unsigned char *save_net(const mlp_net *net, size_t *len);
+static unsigned char *save_opt(const mlp_optimizer *opt, size_t *len);
 
 static int record_epoch(const mlp_epoch_info *info, void *user)
 {
@@ -171,12 +181,18 @@ static int record_epoch(const mlp_epoch_info *info, void *user)
         seen->lr[seen->count] = info->learning_rate;
     }
     seen->count++;
+    if (seen->net && info->epoch == seen->save_after) {
+        seen->net_bytes = save_net(seen->net, &seen->net_len);
+        seen->opt_bytes = save_opt(seen->opt, &seen->opt_len);
+    }
     return 0;
 }
 
 /* mlp_fit for six epochs in one call, against three epochs, a save to
- * files, a load and three more from first_epoch 3: shuffled orders,
- * schedule, partial last batch and clipping all continue where they were. */
+ * files, a load and three more from first_epoch 3, and against a resume
+ * from the checkpoint the six-epoch call's callback took after its third
+ * epoch: shuffled orders, schedule, partial last batch and clipping all
+ * continue where they were. */
 static void test_fit_resumes_from_first_epoch(void **state)
 {
     (void)state;
@@ -194,7 +210,7 @@ static void test_fit_resumes_from_first_epoch(void **state)
 
     mlp_net *whole = make_classifier(6);
     mlp_optimizer *whole_opt = make_optimizer(ADAM, whole);
-    epochs_seen seen_whole = {0};
+    epochs_seen seen_whole = {.net = whole, .opt = whole_opt, .save_after = 2};
     o.user = &seen_whole;
     o.epochs = 6;
     assert_int_equal(mlp_fit(whole, whole_opt, X, Y, N, &o), MLP_OK);
@@ -227,6 +243,23 @@ static void test_fit_resumes_from_first_epoch(void **state)
         assert_int_equal(seen_second.epoch[e], 3 + e);
         assert_true(seen_second.lr[e] == seen_whole.lr[3 + e]);
     }
+    mlp_net *from_callback = NULL;
+    mlp_optimizer *from_callback_opt = NULL;
+    assert_int_equal(
+        mlp_net_load_buffer(&from_callback, seen_whole.net_bytes, seen_whole.net_len),
+        MLP_OK);
+    assert_int_equal(mlp_optimizer_load_buffer(&from_callback_opt, from_callback,
+                                               seen_whole.opt_bytes, seen_whole.opt_len),
+                     MLP_OK);
+    o.user = NULL;
+    o.callback = NULL;
+    assert_int_equal(mlp_fit(from_callback, from_callback_opt, X, Y, N, &o), MLP_OK);
+    expect_params_equal(from_callback, snapshot_params(whole));
+    mlp_optimizer_free(from_callback_opt);
+    mlp_net_free(from_callback);
+    free(seen_whole.net_bytes);
+    free(seen_whole.opt_bytes);
+
     /* Without the skip the second call would replay epochs 0-2's orders. */
     mlp_net *replay = NULL;
     mlp_optimizer *replay_opt = NULL;
