@@ -215,10 +215,10 @@ static mlp_status read_regular(int fd, mlp_file_check check, unsigned char **byt
 mlp_status mlp_read_file(const char *path, mlp_file_check check, unsigned char **bytes,
                          size_t *len)
 {
-    /* O_NONBLOCK: a FIFO opens at once and is then refused as not a regular
-     * file, instead of blocking until a writer appears. */
     *bytes = NULL;
     *len = 0;
+    /* O_NONBLOCK: a FIFO opens at once and is then refused as not a regular
+     * file, instead of blocking until a writer appears. */
     int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0)
         return MLP_ERR_IO;
