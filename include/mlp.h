@@ -387,9 +387,9 @@ mlp_fit_options mlp_fit_defaults(void);
  * for bit as training that never stopped. (The one difference: a resumed
  * call cannot undo the stopped call's last step, see below.) After each
  * epoch the validation set, if any, is evaluated as by mlp_evaluate and the
- * callback is called; a non-zero return stops training with MLP_OK. The
- * callback may read net and opt (a checkpoint with mlp_net_save and
- * mlp_optimizer_save, say) but must not change them.
+ * callback is called; a non-zero return stops training with MLP_OK. A
+ * callback that saves net and opt (mlp_net_save, mlp_optimizer_save) takes
+ * a checkpoint to resume from (see first_epoch above).
  *
  * Everything is checked before anything changes: the arguments, every row
  * of X and Y (and of the validation set) as mlp_forward and mlp_backward
