@@ -376,20 +376,19 @@ mlp_fit_options mlp_fit_defaults(void);
  * the rows in a new order drawn from a generator seeded once with
  * shuffle_seed; without, in order. With the same seed, data and thread
  * count the result is bit-identical. At the start of each epoch a schedule
- * sets the optimizer's rate (which it keeps after the call).
+ * sets the optimizer's rate (which it keeps after the call). After each
+ * epoch the validation set, if any, is evaluated as by mlp_evaluate and the
+ * callback is called; a non-zero return stops training with MLP_OK.
  *
  * Epochs are numbered from first_epoch (reported in mlp_epoch_info, passed
  * to the schedule), and the call's sample orders are those of epochs
  * first_epoch, first_epoch + 1, ... of the shuffle_seed sequence. So
  * training that saved its network and optimizer (mlp_net_save,
- * mlp_optimizer_save) after e epochs resumes, from the loaded copies with
- * first_epoch = e and the same options otherwise, with the same steps bit
- * for bit as training that never stopped. (The one difference: a resumed
- * call cannot undo the stopped call's last step, see below.) After each
- * epoch the validation set, if any, is evaluated as by mlp_evaluate and the
- * callback is called; a non-zero return stops training with MLP_OK. A
- * callback that saves net and opt (mlp_net_save, mlp_optimizer_save) takes
- * a checkpoint to resume from (see first_epoch above).
+ * mlp_optimizer_save) after e epochs, for instance from the callback of
+ * epoch e - 1, resumes from the loaded copies with first_epoch = e and the
+ * same options otherwise, taking the same steps bit for bit as training
+ * that never stopped. (The one difference: a resumed call cannot undo the
+ * stopped call's last step, see below.)
  *
  * Everything is checked before anything changes: the arguments, every row
  * of X and Y (and of the validation set) as mlp_forward and mlp_backward
