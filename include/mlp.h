@@ -335,7 +335,7 @@ typedef enum {
 
 /* What the fit loop reports after every epoch. */
 typedef struct mlp_epoch_info {
-    size_t epoch;         /* counted from 0 */
+    size_t epoch;         /* counted from 0; a call starts at first_epoch */
     double train_loss;    /* mean of the batch losses, weighted by batch size */
     double val_loss;      /* loss on the validation set; NaN without one */
     double val_metric;    /* the chosen metric on the validation set; NaN without one */
