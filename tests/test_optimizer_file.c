@@ -56,7 +56,7 @@ static mlp_optimizer *make_optimizer(kind k, const mlp_net *net)
     return opt;
 }
 
-/* A softmax classifier; hidden width 40 gives 403 parameters, enough for the
+/* A softmax classifier; hidden width 40 gives 363 parameters, enough for the
  * optimizer's bounded check (and the maxima a load must restore). */
 static mlp_net *make_classifier(size_t hidden)
 {
