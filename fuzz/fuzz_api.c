@@ -3,10 +3,10 @@
  * The first bytes choose a network (up to 16 inputs, up to 4 layers of up
  * to 16 units, any activation, any loss, zero sizes included); every
  * following byte picks an operation (forward, backward, optimizer create
- * and step, train_batch, predict, infer, save/load, clipping, fit,
- * evaluate, growing the network...) whose arguments (batch sizes up to 8,
- * float values from ordinary to NaN, infinity and 1e38) come from the bytes
- * after it.
+ * and step, train_batch, predict, infer, save/load of the network and the
+ * optimizer, clipping, fit, evaluate, growing the network...) whose
+ * arguments (batch sizes up to 8, float values from ordinary to NaN,
+ * infinity and 1e38) come from the bytes after it.
  *
  * Besides the sanitizers, every call is checked against the header's
  * promises: statuses are valid; a call that fails with anything but
@@ -254,7 +254,38 @@ static mlp_status op_predict_infer(session *s, reader *r)
     return sp;
 }
 
-/* Saves to a buffer and loads it back: same bytes, same parameters. */
+/* The optimizer's state through a buffer: the loaded copy saves to the
+ * same bytes and replaces the session's optimizer, so that later steps run
+ * on restored state. A state for another parameter count (the network grew
+ * since the optimizer was made) is refused as MLP_ERR_SHAPE. */
+static void reload_optimizer(session *s)
+{
+    size_t size = 0, written = 0;
+    if (mlp_optimizer_saved_size(s->opt, &size) != MLP_OK)
+        abort();
+    unsigned char *buf = malloc(size), *again = malloc(size);
+    if (!buf || !again)
+        abort();
+    mlp_optimizer *loaded = NULL;
+    if (mlp_optimizer_save_buffer(s->opt, buf, size, &written) != MLP_OK ||
+        written != size)
+        abort();
+    mlp_status st = mlp_optimizer_load_buffer(&loaded, s->net, buf, size);
+    if (st == MLP_OK) {
+        if (mlp_optimizer_save_buffer(loaded, again, size, &written) != MLP_OK ||
+            memcmp(buf, again, size) != 0)
+            abort();
+        mlp_optimizer_free(s->opt);
+        s->opt = loaded;
+    } else if ((st != MLP_ERR_SHAPE && st != MLP_ERR_NOMEM) || loaded) {
+        abort();
+    }
+    free(buf);
+    free(again);
+}
+
+/* Saves to a buffer and loads it back: same bytes, same parameters; the
+ * optimizer too. */
 static mlp_status op_save_load(session *s, reader *r)
 {
     size_t size = 0, written = 0;
@@ -280,6 +311,8 @@ static mlp_status op_save_load(session *s, reader *r)
     }
     free(buf);
     free(again);
+    if (st == MLP_OK && s->opt)
+        reload_optimizer(s);
     return st;
 }
 
@@ -292,6 +325,10 @@ static mlp_status op_fit(session *s, reader *r)
     o.epochs = 1 + next_below(r, 3);
     o.batch_size = next_below(r, 5);
     o.shuffle = next_below(r, 2);
+    /* epochs already done: a skip by stepping, by matrix powers, or one
+     * that overflows with epochs */
+    o.first_epoch =
+        next_below(r, 4) ? 600 * next_below(r, 4) : SIZE_MAX - next_below(r, 3);
     o.clip_norm = next_below(r, 2) ? 0.0f : 1.0f;
     o.metric = (mlp_metric)next_below(r, 4);
     if (next_below(r, 2) && n > 1) {
