@@ -160,9 +160,7 @@ static mlp_status build_optimizer(mlp_optimizer **out, const mlp_net *net,
 mlp_status mlp_optimizer_load_buffer(mlp_optimizer **out, const mlp_net *net,
                                      const void *buf, size_t len)
 {
-    if (!out || !net || !buf)
-        return MLP_ERR_ARG;
-    if (net->n_layers == 0)
+    if (!out || !net || !buf || net->n_layers == 0)
         return MLP_ERR_ARG;
     const unsigned char *bytes = buf;
     opt_header h;

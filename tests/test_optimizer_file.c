@@ -170,9 +170,6 @@ typedef struct epochs_seen {
     size_t net_len, opt_len;
 } epochs_seen;
 
-static unsigned char *save_net(const mlp_net *net, size_t *len);
-static unsigned char *save_opt(const mlp_optimizer *opt, size_t *len);
-
 static int record_epoch(const mlp_epoch_info *info, void *user)
 {
     epochs_seen *seen = user;
@@ -332,7 +329,13 @@ static void test_rng_skip(void **state)
     assert_int_equal(mlp_rng_skip(&two_skips, b), MLP_OK);
     assert_int_equal(mlp_rng_skip(&one_skip, a + b), MLP_OK);
     assert_memory_equal(two_skips.s, one_skip.s, sizeof one_skip.s);
-    assert_int_equal(mlp_rng_skip(&one_skip, UINT64_MAX), MLP_OK);
+    /* The longest skip ends where one draw after the second longest does. */
+    mlp_rng longest = one_skip, second = one_skip;
+    assert_int_equal(mlp_rng_skip(&longest, UINT64_MAX), MLP_OK);
+    assert_int_equal(mlp_rng_skip(&second, UINT64_MAX - 1), MLP_OK);
+    mlp_rng_next(&second);
+    assert_memory_equal(longest.s, second.s, sizeof second.s);
+    assert_memory_not_equal(longest.s, one_skip.s, sizeof one_skip.s);
 }
 
 /* ---- the format ---- */
