@@ -532,8 +532,11 @@ typedef struct mlp_csv_error {
  * of *rows x *cols floats (free it with mlp_array_free). Fields are
  * separated by commas; every row must have as many fields as the header.
  * Lines end in LF or CRLF; spaces and tabs around fields are ignored;
- * header names are not parsed; values are read with strtod (so in the C
- * locale's number format) and must be finite and within float's range.
+ * header names are not parsed; values are read with strtof in the C
+ * locale's number format, whatever locale the program has set, rounded
+ * once to the nearest float, and must be finite and within float's range
+ * (a value too small for a float reads as the nearest one, 0 or a
+ * subnormal).
  * Empty lines at the end are ignored, elsewhere they are an error. Quoted
  * fields are not supported. Lines may be of any length.
  * err may be NULL; when given, it describes the first problem.
@@ -567,7 +570,9 @@ mlp_status mlp_rows_gather(const float *src, size_t src_rows, size_t cols,
 
 /* Fits standardization on a rows x cols array: the mean and the population
  * standard deviation of each column into mean[cols] and std[cols]; a
- * constant column gets std 1 so that it maps to 0.
+ * constant column gets std 1 so that it maps to 0, and so does one whose
+ * deviation is no more than rounding noise: a std below FLT_MIN, or at most
+ * 1e-10 times the magnitude of its mean.
  * Returns MLP_ERR_ARG (NULL, rows or cols 0, a value that is not finite),
  * MLP_ERR_SHAPE (rows x cols overflows). */
 mlp_status mlp_standardize_fit(const float *X, size_t rows, size_t cols, float *mean,
@@ -593,8 +598,9 @@ mlp_status mlp_one_hot(const float *labels, size_t n, size_t n_classes, float *o
  * mlp_mse: mean over all entries of (p - y)^2. mlp_r2: 1 - SS_res / SS_tot
  * per output column, averaged over columns.
  * Return MLP_ERR_ARG (NULL, n or k 0), MLP_ERR_SHAPE (n x k overflows),
- * MLP_ERR_NUMERIC (mse or r2 not finite, or r2 of a constant target
- * column, n 1 included); the result is written only on success. */
+ * MLP_ERR_NUMERIC (an entry of P or Y that is NaN for mlp_accuracy, mse
+ * or r2 not finite, or r2 of a constant target column, n 1 included); the
+ * result is written only on success. */
 mlp_status mlp_accuracy(const float *P, const float *Y, size_t n, size_t k,
                         double *accuracy);
 mlp_status mlp_mse(const float *P, const float *Y, size_t n, size_t k, double *mse);

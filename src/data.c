@@ -7,10 +7,14 @@
  * so there is no limit on line length and every size is checked before it
  * is used: the reader is meant to survive hostile files.
  */
+#define _POSIX_C_SOURCE 200809L /* newlocale, uselocale */
+
 #include "internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <float.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -248,15 +252,19 @@ static mlp_status csv_read_header(const csv_line *line, size_t *cols, mlp_csv_er
 
 /* Parses one trimmed, non-empty field as a float. The field is parsed in
  * place: the byte after it (a space, comma, '\r', '\n' or the buffer's final
- * '\0', none of which is read again) becomes its terminator for strtod. */
+ * '\0', none of which is read again) becomes its terminator for strtof.
+ * strtof, not strtod: the text is rounded once, to the nearest float, so a
+ * float printed with 9 digits (FLT_MAX among them) reads back exactly; a
+ * double rounded again to float can land one ulp off. */
 static mlp_status csv_parse_field(char *field, size_t length, size_t line, size_t column,
                                   float *value, mlp_csv_error *err)
 {
     char quoted[CSV_QUOTED_CHARS + 4];
     field[length] = '\0';
     errno = 0;
-    char *end;
-    double parsed = strtod(field, &end);
+    char *end = field;
+    /* strtof would skip leading '\v', '\f' or '\r' that trimming kept */
+    float parsed = isspace((unsigned char)field[0]) ? 0.0f : strtof(field, &end);
     int out_of_range = errno == ERANGE;
     if (end != field + length) {
         csv_quote_field(field, length, quoted);
@@ -268,12 +276,12 @@ static mlp_status csv_parse_field(char *field, size_t length, size_t line, size_
         return csv_fail(err, MLP_ERR_FORMAT, line, column, "'%s' is not a finite number",
                         quoted);
     }
-    if (!(fabs(parsed) <= FLT_MAX)) {
+    if (isinf(parsed)) {
         csv_quote_field(field, length, quoted);
         return csv_fail(err, MLP_ERR_FORMAT, line, column,
                         "'%s' is out of the float range", quoted);
     }
-    *value = (float)parsed;
+    *value = parsed; /* an underflow is the nearest float: a subnormal or 0 */
     return MLP_OK;
 }
 
@@ -377,6 +385,23 @@ static mlp_status csv_parse(char *text, size_t size, csv_values *values, size_t 
     return MLP_OK;
 }
 
+/* csv_parse with the C locale's numbers, whatever locale the program has
+ * set: under a German LC_NUMERIC, strtof would read "1.5" as 1 and stop at
+ * the point. uselocale changes the calling thread's locale only, so other
+ * threads are not disturbed. */
+static mlp_status csv_parse_in_c_locale(char *text, size_t size, csv_values *values,
+                                        size_t *rows, size_t *cols, mlp_csv_error *err)
+{
+    locale_t c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    if (c_locale == (locale_t)0)
+        return csv_fail(err, MLP_ERR_NOMEM, 0, 0, "out of memory");
+    locale_t previous = uselocale(c_locale);
+    mlp_status status = csv_parse(text, size, values, rows, cols, err);
+    uselocale(previous);
+    freelocale(c_locale);
+    return status;
+}
+
 /* The file is read whole and parsed in one pass, and the outputs are only
  * written once everything has succeeded. */
 mlp_status mlp_csv_read(const char *path, float **data, size_t *rows, size_t *cols,
@@ -392,7 +417,7 @@ mlp_status mlp_csv_read(const char *path, float **data, size_t *rows, size_t *co
         return status;
     csv_values values = {NULL, 0, 0};
     size_t row_count = 0, col_count = 0;
-    status = csv_parse(text, size, &values, &row_count, &col_count, err);
+    status = csv_parse_in_c_locale(text, size, &values, &row_count, &col_count, err);
     mlp_dealloc(text);
     if (status != MLP_OK) {
         mlp_dealloc(values.data);
@@ -532,8 +557,8 @@ mlp_status mlp_standardize_apply(float *X, size_t rows, size_t cols, const float
         return MLP_ERR_SHAPE;
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++)
-            if (!(fabs(standardized(X[i * cols + j], mean[j], std[j])) <= FLT_MAX))
-                return MLP_ERR_NUMERIC;
+            if (!isfinite((float)standardized(X[i * cols + j], mean[j], std[j])))
+                return MLP_ERR_NUMERIC; /* beyond float's range once rounded */
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++)
             X[i * cols + j] = (float)standardized(X[i * cols + j], mean[j], std[j]);
@@ -612,10 +637,12 @@ mlp_status mlp_accuracy(const float *P, const float *Y, size_t n, size_t k,
     mlp_status status = metric_check(P, Y, n, k, accuracy, &total);
     if (status != MLP_OK)
         return status;
+    for (size_t e = 0; e < total; e++)
+        if (isnan(P[e]) || isnan(Y[e]))
+            return MLP_ERR_NUMERIC; /* no arg max: NaN compares false with all */
     size_t correct = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         correct += mlp_row_correct(P + i * k, Y + i * k, k);
-    }
     *accuracy = (double)correct / (double)n;
     return MLP_OK;
 }

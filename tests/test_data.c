@@ -5,12 +5,15 @@
  * permutations, row gathers, standardization, one-hot labels and the
  * metrics against hand-computed values.
  */
-#define _POSIX_C_SOURCE 200809L /* mkstemp, mkdtemp */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, mkdtemp, newlocale, uselocale */
 
 #include "test_util.h"
 
 #include <float.h>
+#include <locale.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* ---- Temporary files ---- */
@@ -152,6 +155,53 @@ static void test_csv_float_edges(void **state)
     expect_csv_table(
         "a,b,c\n3.40282346638528859812e+38,-3.40282346638528859812e+38,1e-60\n", 1, 3,
         expected);
+    /* FLT_MAX as printf's %.9g writes it, and the largest text that still
+     * rounds to it (the overflow threshold is 3.4028235678e38). */
+    const float largest[] = {FLT_MAX, -FLT_MAX, FLT_MAX};
+    expect_csv_table("a,b,c\n3.40282347e+38,-3.4028235e+38,3.40282356e38\n", 1, 3,
+                     largest);
+    /* Rounded once, to the nearest float 1 + 2^-23: just below the midpoint
+     * to 1 + 2^-22, a double would round to that midpoint and then, as a
+     * tie, to the even float 1 + 2^-22. */
+    const float nearest[] = {0x1.000002p0f, 0x1p-149f};
+    expect_csv_table("a,b\n1.0000001788139343261718749,1.5e-45\n", 1, 2, nearest);
+}
+
+/* A locale whose decimal separator is a comma, made this thread's locale
+ * by the setup and undone by the teardown even when an assertion fails.
+ * ctest builds it with localedef (the make_test_locale fixture) and points
+ * LOCPATH at it. */
+static locale_t comma_locale;
+
+static int use_comma_locale(void **state)
+{
+    (void)state;
+    comma_locale = newlocale(LC_ALL_MASK, "de_DE.ISO-8859-1", (locale_t)0);
+    if (comma_locale == (locale_t)0)
+        return -1;
+    uselocale(comma_locale);
+    return 0;
+}
+
+static int restore_locale(void **state)
+{
+    (void)state;
+    uselocale(LC_GLOBAL_LOCALE);
+    freelocale(comma_locale);
+    return 0;
+}
+
+/* The program's locale does not change how numbers are read: under the
+ * comma locale, strtod alone would stop at the point of "1.5". */
+static void test_csv_ignores_program_locale(void **state)
+{
+    (void)state;
+    assert_true(strtod("1,5", NULL) == 1.5); /* the locale is in effect */
+    const float expected[] = {1.5f, -22.5f, 1e-3f};
+    expect_csv_table("a,b,c\n1.5,-2.25e1,0.001\n", 1, 3, expected);
+    expect_csv_error("a\n1,5\n", MLP_ERR_FORMAT, 2, 2,
+                     "line 2, column 2: too many fields (the header has 1)");
+    assert_true(strtod("1,5", NULL) == 1.5); /* and still is */
 }
 
 /* Lines much longer than the first read buffer, and many rows, so both the
@@ -235,6 +285,12 @@ static void test_csv_bad_numbers(void **state)
                      "line 2, column 2: '-' is not a number");
     expect_csv_error("a,b\n1;2\n", MLP_ERR_FORMAT, 2, 1,
                      "line 2, column 1: '1;2' is not a number");
+    /* Whitespace other than spaces and tabs is not trimmed, nor skipped
+     * by the number parser. */
+    expect_csv_error("a,b\n1,\f2\n", MLP_ERR_FORMAT, 2, 2,
+                     "line 2, column 2: '?2' is not a number");
+    expect_csv_error("a,b\n\v1,2\n", MLP_ERR_FORMAT, 2, 1,
+                     "line 2, column 1: '?1' is not a number");
     /* A lone '\r' inside a line (old Mac endings) is not a line end. */
     expect_csv_error("a\r1\r2\r", MLP_ERR_FORMAT, 2, 0,
                      "line 2: no data rows after the header");
@@ -255,6 +311,8 @@ static void test_csv_non_finite_and_out_of_range(void **state)
                      "line 2, column 1: '-1e39' is out of the float range");
     expect_csv_error("a,b\n1,1e400\n", MLP_ERR_FORMAT, 2, 2,
                      "line 2, column 2: '1e400' is out of the float range");
+    expect_csv_error("a,b\n1,3.40282357e38\n", MLP_ERR_FORMAT, 2, 2,
+                     "line 2, column 2: '3.40282357e38' is out of the float range");
 }
 
 static void test_csv_empty_and_quoted_fields(void **state)
@@ -515,6 +573,18 @@ static void test_standardize_apply(void **state)
     const float expected[] = {-2, -1, 2, 1};
     assert_memory_equal(X, expected, sizeof expected);
 
+    /* A result just above FLT_MAX in double that rounds to FLT_MAX is
+     * kept; one that rounds to infinity is refused, X untouched. */
+    float big[] = {FLT_MAX, 1};
+    const float shift[] = {-1e30f}, one[] = {1};
+    assert_int_equal(mlp_standardize_apply(big, 2, 1, shift, one), MLP_OK);
+    assert_true(big[0] == FLT_MAX);
+    float bigger[] = {FLT_MAX, 1};
+    const float far_shift[] = {-2e31f};
+    assert_int_equal(mlp_standardize_apply(bigger, 2, 1, far_shift, one),
+                     MLP_ERR_NUMERIC);
+    assert_true(bigger[0] == FLT_MAX && bigger[1] == 1);
+
     /* Fit then apply gives each column mean 0 and population std 1. */
     test_rng rng = {5};
     float data[50 * 3];
@@ -629,6 +699,12 @@ static void test_accuracy_several_outputs(void **state)
     const float Y2[] = {0.5f, 0.5f, 0.5f, 0.5f};
     assert_int_equal(mlp_accuracy(P2, Y2, 2, 2, &accuracy), MLP_OK);
     check_close(accuracy, 0.5, 1e-15, "accuracy with tied targets");
+    /* A NaN has no place in an arg max: refused, the result untouched. */
+    const float P3[] = {1, 0, NAN, 1}, Y3[] = {1, 0, 0, 1};
+    accuracy = -1;
+    assert_int_equal(mlp_accuracy(P3, Y3, 2, 2, &accuracy), MLP_ERR_NUMERIC);
+    assert_int_equal(mlp_accuracy(Y3, P3, 2, 2, &accuracy), MLP_ERR_NUMERIC);
+    assert_true(accuracy == -1);
 }
 
 static void test_mse(void **state)
@@ -708,6 +784,8 @@ int main(void)
         cmocka_unit_test(test_csv_ignores_trailing_empty_lines),
         cmocka_unit_test(test_csv_single_column_and_header_names),
         cmocka_unit_test(test_csv_float_edges),
+        cmocka_unit_test_setup_teardown(test_csv_ignores_program_locale, use_comma_locale,
+                                        restore_locale),
         cmocka_unit_test(test_csv_long_lines_and_many_rows),
         cmocka_unit_test(test_csv_empty_and_headerless_files),
         cmocka_unit_test(test_csv_no_data_rows),
