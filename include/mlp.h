@@ -286,7 +286,9 @@ mlp_status mlp_layer_grad_norm(const mlp_net *net, size_t layer, float *norm);
 /* Clips the gradients of the whole network by global norm, as PyTorch's
  * clip_grad_norm_: if the norm over every dW and db exceeds max_norm, all
  * are scaled by max_norm / norm. *total_norm (may be NULL) receives the norm
- * before clipping.
+ * before clipping, also on MLP_ERR_NUMERIC, rounded to float: infinity for
+ * finite gradients whose norm (summed in double) is beyond FLT_MAX, which
+ * are still clipped.
  * Returns MLP_ERR_ARG (net NULL, max_norm not finite and positive),
  * MLP_ERR_STATE (no gradients yet), MLP_ERR_NUMERIC (the norm is NaN or
  * infinite; the gradients are left unscaled). */

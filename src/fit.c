@@ -328,15 +328,17 @@ static mlp_status check_options(const mlp_fit_options *o)
     return status;
 }
 
-/* Every check mlp_fit makes before changing anything. The optimizer's
- * parameter count is opaque here; a mismatch is MLP_ERR_SHAPE from the
- * first step, which leaves the parameters unchanged. */
+/* Every check mlp_fit makes before changing anything, the optimizer's
+ * parameter count included: the schedule sets its learning rate before the
+ * first step, which would find the mismatch too late. */
 static mlp_status check_fit(mlp_net *net, mlp_optimizer *opt, const float *X,
                             const float *Y, size_t n, const mlp_fit_options *o)
 {
     if (!net || !opt || !X || !Y || n == 0)
         return MLP_ERR_ARG;
     mlp_status status = check_options(o);
+    if (status == MLP_OK && net->n_params != opt->n_params)
+        status = MLP_ERR_SHAPE;
     if (status == MLP_OK)
         status = mlp_net_check_trainable(net);
     if (status == MLP_OK)

@@ -378,16 +378,20 @@ static inline bool sgd_bound_holds(const mlp_optimizer *opt, block_maxima m)
 }
 
 /* Adam: |g| <= max|g| + wd max|p| (coupled decay), then the bounds of m
- * and v from their last maxima; the denominator sqrt(v)/sqrt(1-b2^t) + eps
- * is at least eps, so p moves by at most lr/(1-b1^t) |m| / eps. */
+ * and v from their last maxima; the update's numerator lr/(1-b1^t) |m|,
+ * computed before the division (an eps above 2^28 would let it overflow
+ * while the quotient stays finite); and the denominator
+ * sqrt(v)/sqrt(1-b2^t) + eps is at least eps, so p moves by at most that
+ * numerator / eps. */
 static inline bool adam_bound_holds(const mlp_optimizer *opt, block_maxima m)
 {
     const adam_consts c = adam_constants(opt);
     double g = m.grad + c.coupled_wd * m.p;
     double m1 = c.b1 * (double)opt->velocity_max + (1.0 - c.b1) * g;
     double m2 = c.b2 * (double)opt->second_max + (1.0 - c.b2) * g * g;
-    double move = c.step_size * m1 / c.epsilon;
-    return m1 < bound_limit && m2 < bound_limit &&
+    double numerator = c.step_size * m1;
+    double move = numerator / c.epsilon;
+    return m1 < bound_limit && m2 < bound_limit && numerator < bound_limit &&
            m.p * fabs((double)c.decay) + move < bound_limit;
 }
 

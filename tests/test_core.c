@@ -397,6 +397,32 @@ static void test_clip_grad_norm_leaves_small_grads_alone(void **state)
     mlp_net_free(net);
 }
 
+/* Finite gradients whose norm, summed in double, is beyond FLT_MAX: the
+ * reported norm rounds to infinity, and the gradients are still clipped.
+ * A 4-1 identity unit at W = 0, b = 0 on inputs of 3e19 with target -1e19
+ * has dW = 3e38 four times and db = 1e19: norm about 6e38. */
+static void test_clip_grad_norm_beyond_float_range(void **state)
+{
+    (void)state;
+    mlp_net *net = make_net(4, MLP_MSE, 1, 1, (const size_t[]){1},
+                            (const mlp_activation[]){MLP_IDENTITY});
+    float *W, *b;
+    assert_int_equal(mlp_layer_params(net, 0, &W, &b, NULL, NULL), MLP_OK);
+    memset(W, 0, 4 * sizeof *W);
+    b[0] = 0.0f;
+    const float X[4] = {3e19f, 3e19f, 3e19f, 3e19f}, Y[1] = {-1e19f};
+    const float *out;
+    assert_int_equal(mlp_forward(net, X, 1, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
+    double before = grads_norm(net, 0, 0);
+    assert_true(isfinite(before) && before > FLT_MAX);
+    float total = 0.0f;
+    assert_int_equal(mlp_clip_grad_norm(net, 1.0f, &total), MLP_OK);
+    assert_true(isinf(total));
+    check_rel(grads_norm(net, 0, 0), 1.0, 1e-6, 0.0, "norm after clipping");
+    mlp_net_free(net);
+}
+
 /* ---- A failed call leaves the network as it was ---- */
 
 static void expect_add_dense_refused(mlp_net *net, size_t n_outputs, mlp_activation act,
@@ -745,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_layer_grad_norm_matches_grads),
         cmocka_unit_test(test_clip_grad_norm_scales_to_max_norm),
         cmocka_unit_test(test_clip_grad_norm_leaves_small_grads_alone),
+        cmocka_unit_test(test_clip_grad_norm_beyond_float_range),
         cmocka_unit_test(test_failed_add_dense_changes_nothing),
         cmocka_unit_test(test_failed_forward_keeps_cache),
         cmocka_unit_test(test_failed_backward_keeps_grads),

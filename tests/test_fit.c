@@ -603,11 +603,24 @@ static void expect_fit_refused(mlp_net *net, mlp_optimizer *opt, const float *X,
                                mlp_status expected, const char *what)
 {
     float *before = snapshot_params(net);
+    unsigned char opt_before[4096], opt_after[4096];
+    size_t opt_size = 0, written;
+    if (opt)
+        assert_int_equal(
+            mlp_optimizer_save_buffer(opt, opt_before, sizeof opt_before, &opt_size),
+            MLP_OK);
     mlp_status status = mlp_fit(net, opt, X, Y, n, o);
     if (status != expected)
         fail_msg("%s: got %s, expected %s", what, mlp_strerror(status),
                  mlp_strerror(expected));
     expect_params_equal(net, before);
+    if (opt) { /* the optimizer too: settings, learning rate, state */
+        assert_int_equal(
+            mlp_optimizer_save_buffer(opt, opt_after, sizeof opt_after, &written),
+            MLP_OK);
+        assert_int_equal(written, opt_size);
+        assert_memory_equal(opt_before, opt_after, opt_size);
+    }
 }
 
 static void test_fit_refusals(void **state)
@@ -679,6 +692,11 @@ static void test_fit_refusals(void **state)
     o = good;
     expect_fit_refused(net, other_opt, X, Y, N, &o, MLP_ERR_SHAPE,
                        "optimizer of another net");
+    /* refused before the schedule sets the learning rate */
+    const mlp_schedule constant = {.kind = MLP_SCHEDULE_CONSTANT, .base_lr = 0.5f};
+    o.schedule = &constant;
+    expect_fit_refused(net, other_opt, X, Y, N, &o, MLP_ERR_SHAPE,
+                       "optimizer of another net, with a schedule");
     mlp_optimizer_free(other_opt);
     mlp_net_free(other);
     mlp_optimizer_free(opt);

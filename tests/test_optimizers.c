@@ -378,6 +378,37 @@ static void test_bound_counts_adams_first_moment(void **state)
     mlp_net_free(net);
 }
 
+/* The bound must cover the update's numerator lr/(1-b1^t) m, which the
+ * update computes before it divides: with eps 1e10 and lr 1e23, gradients
+ * of 1e16 make m 1e16 and the quotient lr m / (sqrt(v)/sqrt(1-b2) + eps)
+ * about 1e23, finite, but lr m is 1e39, past FLT_MAX, so the update's
+ * arithmetic gives infinity. The step must be refused like any other that
+ * would, parameters and optimizer state (moments, step count) unchanged;
+ * a bound that looked only at the quotient (below 2^100) once let it
+ * through, on the 256 parameters that use the bound. */
+static void test_bound_counts_adams_numerator(void **state)
+{
+    (void)state;
+    mlp_net *net = wide_unit();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_adam_create(&opt, net, 1e23f, 0.0f, 0.999f, 1e10f, 0.0f),
+                     MLP_OK);
+    size_t size, written;
+    assert_int_equal(mlp_optimizer_saved_size(opt, &size), MLP_OK);
+    unsigned char *state_before = malloc(size), *state_after = malloc(size);
+    assert_non_null(state_before);
+    assert_non_null(state_after);
+    assert_int_equal(mlp_optimizer_save_buffer(opt, state_before, size, &written),
+                     MLP_OK);
+    wide_step(net, opt, 1.0f, -1e16f, MLP_ERR_NUMERIC);
+    assert_int_equal(mlp_optimizer_save_buffer(opt, state_after, size, &written), MLP_OK);
+    assert_memory_equal(state_before, state_after, size);
+    free(state_before);
+    free(state_after);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
 /* A NaN the caller wrote into a parameter is refused on a network big
  * enough for the bound, as by the exact check: here a hidden bias whose
  * ReLU hides it from the loss, so only the optimizer can see it. */
@@ -421,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_bound_counts_the_learning_rate),
         cmocka_unit_test(test_bound_counts_the_decay),
         cmocka_unit_test(test_bound_counts_adams_first_moment),
+        cmocka_unit_test(test_bound_counts_adams_numerator),
         cmocka_unit_test(test_bound_refuses_a_nan_parameter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
