@@ -92,7 +92,8 @@ typedef struct mlp_net mlp_net;
  * given loss. seed drives the weight initialization of every layer added
  * later, so the same seed and the same calls give bit-identical weights.
  * On success *out owns a new network (free it with mlp_net_free).
- * Returns MLP_ERR_ARG (out NULL, n_inputs 0, unknown loss), MLP_ERR_NOMEM. */
+ * Returns MLP_ERR_ARG (out NULL, n_inputs 0, unknown loss), MLP_ERR_SHAPE
+ * (n_inputs above INT_MAX, the largest dimension BLAS takes), MLP_ERR_NOMEM. */
 mlp_status mlp_net_create(mlp_net **out, size_t n_inputs, mlp_loss loss, uint64_t seed);
 
 /* Appends a dense layer of n_outputs units with activation act. Its weights
@@ -103,7 +104,8 @@ mlp_status mlp_net_create(mlp_net **out, size_t n_inputs, mlp_loss loss, uint64_
  * mlp_forward), and invalidates views from mlp_layer_params.
  * Returns MLP_ERR_ARG (net NULL, n_outputs 0, unknown activation, softmax
  * with a loss other than cross-entropy, or a layer after a softmax layer),
- * MLP_ERR_SHAPE (the parameter count overflows), MLP_ERR_NOMEM. */
+ * MLP_ERR_SHAPE (n_outputs above INT_MAX, the largest dimension BLAS
+ * takes, or the parameter count overflows), MLP_ERR_NOMEM. */
 mlp_status mlp_net_add_dense(mlp_net *net, size_t n_outputs, mlp_activation act);
 
 /* Frees a network and everything it owns. NULL is a no-op. */
@@ -187,9 +189,10 @@ mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss);
 mlp_status mlp_loss_value(const mlp_net *net, const float *Y, float *loss);
 
 /* Runs m rows of X forward and copies the m x n_L outputs to out, which the
- * caller provides. Same statuses as mlp_forward. This uses the network's
- * caches, so it is not safe to call concurrently on one network: use
- * mlp_infer for that. */
+ * caller provides. Same statuses as mlp_forward. This is mlp_forward plus
+ * the copy: it uses and replaces the network's cached batch (so, as there,
+ * an mlp_backward after it reads X, which must still be valid then), and it
+ * is not safe to call concurrently on one network: use mlp_infer for that. */
 mlp_status mlp_predict(mlp_net *net, const float *X, size_t m, float *out);
 
 /* The number of floats of workspace mlp_infer needs for a batch of m rows:

@@ -54,24 +54,32 @@ static double bce_sum(const float *Z, const float *Y, size_t count)
     return sum;
 }
 
-/* Cross-entropy from the logits: log a_j = z_j - log_norm, where log_norm =
- * max + log sum_k e^(z_k - max). The softmax pass has made a_top =
- * 1 / sum_k e^(z_k - max) for the row's largest z_top, so log_norm =
- * z_top - log a_top: one log per row instead of n exponentials, finite
- * because a_top >= 1/n, and off from the exact sum by a float rounding. */
+/* Cross-entropy from the logits: log a_j = (z_j - z_top) - log S, where
+ * z_top is the row's largest z and S = sum_k e^(z_k - z_top) the softmax's
+ * denominator. Taking z_j - z_top first keeps huge tied logits from
+ * cancelling. log S comes from the softmax's own outputs, one log per row
+ * instead of n exponentials: it made a_top = 1/S (its exponential is
+ * exactly 1 at the maximum), so log S = -log a_top; and when the row is
+ * confident (a_top > 1/2), -log1p(-r) with r = the sum of the other a_k,
+ * which keeps a loss below float's resolution near 1 (e^-20, say) exact
+ * to a few roundings where a_top itself rounds to 1. A zero target
+ * contributes nothing, even against a -inf log. */
 static double cross_entropy_sum(const float *Z, const float *A, const float *Y, size_t m,
                                 size_t n)
 {
     double sum = 0.0;
     for (size_t i = 0; i < m; i++) {
-        const float *z = Z + i * n;
-        const float *y = Y + i * n;
+        const float *z = Z + i * n, *a = A + i * n, *y = Y + i * n;
         size_t top = 0;
         for (size_t j = 1; j < n; j++)
             top = z[j] > z[top] ? j : top;
-        double log_norm = z[top] - log((double)A[i * n + top]);
+        double rest = 0.0;
         for (size_t j = 0; j < n; j++)
-            sum -= y[j] * (z[j] - log_norm);
+            rest += j == top ? 0.0 : a[j];
+        double log_S = rest < 0.5 ? -log1p(-rest) : -log((double)a[top]);
+        for (size_t j = 0; j < n; j++)
+            if (y[j] != 0.0f)
+                sum -= y[j] * (((double)z[j] - z[top]) - log_S);
     }
     return sum;
 }

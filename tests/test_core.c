@@ -708,6 +708,35 @@ static void test_saturated_outputs_keep_exact_loss(void **state)
     assert_float_equal(saturated_loss(MLP_BCE, MLP_SIGMOID, &z, 1, &one), 0.0f, 1e-6f);
 }
 
+/* Cross-entropy's loss to float precision at both extremes: huge tied
+ * logits (z_j - log-sum-exp would cancel to 0 in double beyond about 1e16;
+ * the loss is ln 2), and confident rows whose loss, log(1 + e^-z), lies
+ * below float's resolution near 1 (where a_top rounds to 1). */
+static void test_cross_entropy_loss_is_accurate_at_extremes(void **state)
+{
+    (void)state;
+    const float first[2] = {1, 0};
+    const float huge[] = {1e10f, 1e16f, 1e30f, 3e38f};
+    for (size_t k = 0; k < sizeof huge / sizeof huge[0]; k++) {
+        const float tied[2] = {huge[k], huge[k]};
+        check_rel(saturated_loss(MLP_CROSS_ENTROPY, MLP_SOFTMAX, tied, 2, first),
+                  log(2.0), 1e-6, 0.0, "loss of tied huge logits");
+    }
+    const float confident[] = {10, 17, 20, 40, 80};
+    for (size_t k = 0; k < sizeof confident / sizeof confident[0]; k++) {
+        const float logits[2] = {confident[k], 0};
+        check_rel(saturated_loss(MLP_CROSS_ENTROPY, MLP_SOFTMAX, logits, 2, first),
+                  log1p(exp(-(double)confident[k])), 1e-5, 0.0,
+                  "loss of a confident row");
+    }
+    /* and in between, with a target spread over two classes */
+    const float logits[3] = {0, 1, 2}, spread[3] = {0.25f, 0.75f, 0};
+    double log_sum = log(1 + exp(1.0) + exp(2.0));
+    check_rel(saturated_loss(MLP_CROSS_ENTROPY, MLP_SOFTMAX, logits, 3, spread),
+              0.25 * log_sum + 0.75 * (log_sum - 1), 1e-6, 0.0,
+              "loss of a spread target");
+}
+
 /* ---- the blocks start on cache lines ---- */
 
 static bool on_cache_line(const void *p)
@@ -779,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_second_backward_refused_keeps_deltas),
         cmocka_unit_test(test_train_batch_matches_separate_calls),
         cmocka_unit_test(test_saturated_outputs_keep_exact_loss),
+        cmocka_unit_test(test_cross_entropy_loss_is_accurate_at_extremes),
         cmocka_unit_test(test_db_is_column_sums_of_delta),
         cmocka_unit_test(test_alloc_is_cache_line_aligned),
         cmocka_unit_test(test_network_blocks_are_aligned),
