@@ -45,12 +45,18 @@ static double softplus(double x)
 }
 
 /* BCE from the logits: -log a = softplus(-z) and -log(1-a) = softplus(z),
- * finite even where a rounds to 0 or 1. */
+ * finite even where a rounds to 0 or 1. A term whose weight (y or 1 - y)
+ * is zero contributes nothing, even where z overflowed to infinity. */
 static double bce_sum(const float *Z, const float *Y, size_t count)
 {
     double sum = 0.0;
-    for (size_t k = 0; k < count; k++)
-        sum += Y[k] * softplus(-(double)Z[k]) + (1.0 - Y[k]) * softplus(Z[k]);
+    for (size_t k = 0; k < count; k++) {
+        double y = Y[k], z = Z[k];
+        if (y != 0.0)
+            sum += y * softplus(-z);
+        if (y != 1.0)
+            sum += (1.0 - y) * softplus(z);
+    }
     return sum;
 }
 

@@ -706,6 +706,26 @@ static void test_saturated_outputs_keep_exact_loss(void **state)
     const float z = 100.0f, zero = 0.0f, one = 1.0f;
     assert_float_equal(saturated_loss(MLP_BCE, MLP_SIGMOID, &z, 1, &zero), 100.0f, 1e-3f);
     assert_float_equal(saturated_loss(MLP_BCE, MLP_SIGMOID, &z, 1, &one), 0.0f, 1e-6f);
+    /* A logit that overflowed to infinity: exact loss 0 for the target its
+     * sigmoid reaches, infinite (refused) for the other. */
+    const float huge = 3e38f, half = 0.5f;
+    const float x = 10.0f;
+    mlp_net *net = NULL;
+    assert_int_equal(mlp_net_create(&net, 1, MLP_BCE, 1), MLP_OK);
+    assert_int_equal(mlp_net_add_dense(net, 1, MLP_SIGMOID), MLP_OK);
+    float *w, *b;
+    assert_int_equal(mlp_layer_params(net, 0, &w, &b, NULL, NULL), MLP_OK);
+    w[0] = huge;
+    b[0] = 0.0f;
+    const float *out;
+    float value = NAN;
+    assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
+    assert_true(out[0] == 1.0f);
+    assert_int_equal(mlp_loss_value(net, &one, &value), MLP_OK);
+    assert_true(value == 0.0f);
+    assert_int_equal(mlp_loss_value(net, &zero, &value), MLP_ERR_NUMERIC);
+    assert_int_equal(mlp_loss_value(net, &half, &value), MLP_ERR_NUMERIC);
+    mlp_net_free(net);
 }
 
 /* Cross-entropy's loss to float precision at both extremes: huge tied
