@@ -168,8 +168,9 @@ mlp_status mlp_layer_cache(const mlp_net *net, size_t layer, const float **Z,
  * batch and are reused otherwise.
  * Returns MLP_ERR_ARG (NULL argument, m 0, a non-finite value in X, or a
  * network that cannot be trained exactly: no layers, or an output
- * activation that does not match the loss), MLP_ERR_SHAPE (m times a layer
- * width overflows), MLP_ERR_NOMEM. */
+ * activation that does not match the loss), MLP_ERR_SHAPE (m above INT_MAX,
+ * the largest dimension BLAS takes, or m times a layer width overflows),
+ * MLP_ERR_NOMEM. */
 mlp_status mlp_forward(mlp_net *net, const float *X, size_t m, const float **out);
 
 /* Computes the loss C of the last forward batch against targets Y
@@ -206,8 +207,8 @@ size_t mlp_infer_workspace_size(const mlp_net *net, size_t m);
  * may call it on one network at once, each with its own workspace, as long
  * as no thread changes the network meanwhile.
  * Returns MLP_ERR_ARG (NULL argument, m 0, non-finite input, network without
- * layers or whose output activation does not match its loss), MLP_ERR_SHAPE (work_len too
- * small, or sizes overflow). */
+ * layers or whose output activation does not match its loss), MLP_ERR_SHAPE
+ * (work_len too small, m above INT_MAX, or sizes overflow). */
 mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out,
                      float *work, size_t work_len);
 
@@ -236,7 +237,7 @@ mlp_status mlp_sgd_set_nesterov(mlp_optimizer *opt, int enabled);
  * PyTorch's Adam: weight_decay adds weight_decay * W to the gradient.
  * Returns MLP_ERR_ARG (NULL argument, network without layers, learning rate
  * not finite and positive, beta1 or beta2 outside [0, 1), epsilon not
- * positive, negative weight decay), MLP_ERR_NOMEM. */
+ * finite and positive, negative or non-finite weight decay), MLP_ERR_NOMEM. */
 mlp_status mlp_adam_create(mlp_optimizer **out, const mlp_net *net, float learning_rate,
                            float beta1, float beta2, float epsilon, float weight_decay);
 
@@ -428,7 +429,8 @@ mlp_status mlp_fit(mlp_net *net, mlp_optimizer *opt, const float *X, const float
 
 /* The mean loss over the n rows of X and Y into *loss and, if metric_value
  * is not NULL, the metric into *metric_value (NaN for MLP_METRIC_NONE).
- * Either output may be NULL. The rows are run forward in chunks of the
+ * Either output may be NULL; with metric_value NULL the metric is not
+ * computed, and so cannot fail. The rows are run forward in chunks of the
  * network's current batch capacity (256 rows if it has none yet) straight
  * from X and Y; chunk losses are weighted by chunk size and summed in
  * double, and the metric is accumulated chunk by chunk. Uses the network's
@@ -452,6 +454,7 @@ mlp_status mlp_evaluate(mlp_net *net, const float *X, const float *Y, size_t n,
  * half-written file at path.
  * Returns MLP_ERR_ARG (NULL, a network without layers or whose output
  * activation does not match its loss, which could not be loaded back),
+ * MLP_ERR_SHAPE (the size overflows size_t, as for mlp_net_saved_size),
  * MLP_ERR_IO (the file cannot be created, written or renamed; path is then
  * unchanged), MLP_ERR_NOMEM. */
 mlp_status mlp_net_save(const mlp_net *net, const char *path);
@@ -465,12 +468,14 @@ mlp_status mlp_net_load(mlp_net **out, const char *path);
 
 /* The size in bytes of the saved form of net into *size.
  * Returns MLP_ERR_ARG (NULL, network without layers or whose output
- * activation does not match its loss). */
+ * activation does not match its loss), MLP_ERR_SHAPE (the size overflows
+ * size_t: not for a network whose layers could be added, but checked). */
 mlp_status mlp_net_saved_size(const mlp_net *net, size_t *size);
 
 /* Writes the saved form of net into buf of capacity cap bytes; *written
  * receives its size. Returns MLP_ERR_ARG (NULL, no layers, an output
- * activation that does not match the loss), MLP_ERR_SHAPE (cap too small). */
+ * activation that does not match the loss), MLP_ERR_SHAPE (cap too small,
+ * or the size overflows). */
 mlp_status mlp_net_save_buffer(const mlp_net *net, void *buf, size_t cap,
                                size_t *written);
 

@@ -438,7 +438,8 @@ mlp_status mlp_optimizer_step(mlp_optimizer *opt, mlp_net *net)
         return MLP_ERR_STATE;
     if (!try_step(opt, net->params, net->grads))
         return MLP_ERR_NUMERIC;
-    opt->steps++;
+    if (opt->steps < UINT64_MAX) /* a loaded count may be the largest */
+        opt->steps++;
     return MLP_OK;
 }
 

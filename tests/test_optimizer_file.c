@@ -543,6 +543,31 @@ static void test_resealed_bad_fields(void **state)
     mlp_net_free(net);
 }
 
+/* A step count of 2^64 - 1 (only a crafted file has one) stays there
+ * after a step instead of wrapping to 0, which would restart Adam's bias
+ * correction at t = 1. */
+static void test_step_count_saturates(void **state)
+{
+    (void)state;
+    mlp_net *net;
+    size_t len;
+    unsigned char *adam = trained_state(ADAM, &net, &len);
+    set_u32(adam + 28, UINT32_MAX);
+    set_u32(adam + 32, UINT32_MAX);
+    set_u32(adam + len - CRC, test_crc32(adam, len - CRC));
+    mlp_optimizer *loaded = NULL;
+    assert_int_equal(mlp_optimizer_load_buffer(&loaded, net, adam, len), MLP_OK);
+    train_steps(net, loaded, 1);
+    size_t after_len;
+    unsigned char *after = save_opt(loaded, &after_len);
+    assert_int_equal(after_len, len);
+    assert_memory_equal(after + 28, adam + 28, 8);
+    free(after);
+    mlp_optimizer_free(loaded);
+    free(adam);
+    mlp_net_free(net);
+}
+
 /* NULL arguments, a short buffer, a network without layers or with
  * another parameter count. */
 static void test_refusals(void **state)
@@ -698,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_documented_example_bytes),
         cmocka_unit_test(test_truncation_and_byte_flips),
         cmocka_unit_test(test_resealed_bad_fields),
+        cmocka_unit_test(test_step_count_saturates),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_file_errors),
