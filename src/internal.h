@@ -360,7 +360,8 @@ typedef struct mlp_layer {
  * and the tiny one, a single fused loop nest for layers where passes, calls
  * and loop set-ups cost more than the arithmetic. The tiny kernels are in
  * layer_tiny.h: network.c inlines them, and the mlp_dense_*_tiny functions
- * below export the same kernels for the tests and the benchmark's sweeps.
+ * below (layer_tiny.c) export the same kernels for the tests and the
+ * benchmark's sweeps.
  * network.c chooses, layer by layer, with the limit each layer stores (the
  * tiny path is never used for a softmax layer's forward pass). The tiny path
  * writes its outputs while it still reads its inputs, so no output buffer

@@ -8,37 +8,12 @@
  * and db, the column sums of the delta that pass makes. Tiny layers,
  * such as those of an XOR net trained one sample at a time, do everything in
  * one loop nest instead: there the passes, calls and loop set-ups cost more
- * than the arithmetic (layer_tiny.h).
+ * than the arithmetic (layer_tiny.h, which network.c inlines; layer_tiny.c
+ * exports the same kernels for the tests and the benchmark).
  */
 #include "internal.h"
-#include "layer_tiny.h"
 
-/* ---- the tiny path (layer_tiny.h), exported for the tests and the
- * benchmark; network.c inlines the same kernels ---- */
-
-void mlp_dense_forward_tiny(float *Z, float *A, const float *A_prev, const float *W,
-                            const float *b, size_t m, size_t n_in, size_t n_out,
-                            mlp_activation act)
-{
-    mlp_tiny_forward(Z, A, A_prev, W, b, m, n_in, n_out, act);
-}
-
-void mlp_dense_backward_params_tiny(float *dW, const float *delta, const float *A_prev,
-                                    size_t m, size_t n_in, size_t n_out)
-{
-    mlp_tiny_backward_params(dW, delta, A_prev, m, n_in, n_out);
-}
-
-void mlp_dense_backward_input_tiny(float *delta_prev, float *db_prev, const float *delta,
-                                   const float *W, const float *Z_prev,
-                                   const float *A_prev, mlp_activation act_prev, size_t m,
-                                   size_t n_in, size_t n_out)
-{
-    mlp_tiny_backward_input(delta_prev, db_prev, delta, W, Z_prev, A_prev, act_prev, m,
-                            n_in, n_out);
-}
-
-/* ---- the other path: the matrix core, then one pass for b and g ---- */
+/* ---- the general path: the matrix core, then one pass for b and g ---- */
 
 void mlp_dense_forward_general(float *Z, float *A, const float *A_prev, const float *W,
                                const float *b, size_t m, size_t n_in, size_t n_out,

@@ -9,7 +9,7 @@
  * the kernels into its loops over the layers, so that a tiny network's step
  * (an XOR net trained one sample at a time) makes no call per layer and pass
  * (87 fewer instructions of 1,137 per step, 7-9% less time), and
- * layer.c exports them as mlp_dense_*_tiny for the tests and the
+ * layer_tiny.c exports them as mlp_dense_*_tiny for the tests and the
  * benchmark's sweeps, which run them beside the general path. Both copies
  * are the same source compiled with the same flags.
  */
