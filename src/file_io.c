@@ -6,7 +6,8 @@
  * failure never leaves half a file where a good one was; and reading a
  * whole file only once its header has accounted for its size.
  */
-#define _POSIX_C_SOURCE 200809L /* open, fstat, pread, fsync, fchmod, getpid */
+#define _POSIX_C_SOURCE 200809L /* open (O_CLOEXEC, O_DIRECTORY), pread, fsync, fchmod   \
+                                 */
 
 #include "internal.h"
 
@@ -21,7 +22,7 @@
 _Static_assert(sizeof(float) == sizeof(uint32_t), "floats are stored as 32-bit words");
 
 enum {
-    TEMP_SUFFIX_BYTES = 22, /* ".tmp-", 16 hex digits, '\0' */
+    TEMP_NAME_BYTES = 25, /* '.', 16 hex digits, ".mlptmp", '\0' */
     TEMP_TRIES = 100
 };
 
@@ -109,50 +110,86 @@ static bool write_all(int fd, const unsigned char *bytes, size_t n)
     return true;
 }
 
-/* Creates a new file named path + ".tmp-" + 16 random hex digits (written to
- * tmp) with O_EXCL, so it never opens an existing file, and with mode 0666
- * so that the umask applies as for any new file (mkstemp would force 0600).
- * Returns the descriptor, or -1. */
-static int create_temp(const char *path, char *tmp)
+/* The length of path's folder part, up to and with its last '/' (0 for a
+ * bare file name, which lives in the current folder). */
+static size_t folder_length(const char *path)
 {
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path) + 1 : 0;
+}
+
+/* Creates a new file in path's folder named '.' + 16 random hex digits +
+ * ".mlptmp" (written to tmp): a short name, so that any file name that fits
+ * the file system has a temporary beside it that fits too. O_EXCL, so it
+ * never opens an existing file; O_CLOEXEC, so that a program another thread
+ * starts meanwhile does not inherit it. Returns the descriptor, or -1. */
+static int create_temp(const char *path, char *tmp, mode_t mode)
+{
+    const size_t folder = folder_length(path);
+    memcpy(tmp, path, folder);
     mlp_rng rng;
     mlp_rng_seed(&rng, ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^
                            (uint64_t)(uintptr_t)tmp);
     for (int tries = 0; tries < TEMP_TRIES; tries++) {
-        sprintf(tmp, "%s.tmp-%016llx", path, (unsigned long long)mlp_rng_next(&rng));
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        sprintf(tmp + folder, ".%016llx.mlptmp", (unsigned long long)mlp_rng_next(&rng));
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd >= 0 || errno != EEXIST)
             return fd;
     }
     return -1;
 }
 
-/* A file that replaces another keeps the permissions of the one it replaces. */
-static bool copy_mode(const char *path, int fd)
+/* The permission bits of the regular file path would replace, so that the
+ * new file never shows more than the old one did, not even while it is
+ * being written (false: there is none, and a new file is created with 0666
+ * less the umask, as any other). */
+static bool replaced_mode(const char *path, mode_t *mode)
 {
     struct stat st;
+    *mode = 0666;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return true; /* nothing to keep; rename decides whether path can be replaced */
-    return fchmod(fd, st.st_mode & 0777) == 0;
+        return false; /* nothing to keep; rename decides whether path can be replaced */
+    *mode = st.st_mode & 0777;
+    return true;
+}
+
+/* Makes the rename itself durable, as far as the file system allows: an
+ * error here is not reported, since path already holds the new file. */
+static void sync_folder(char *tmp, const char *path)
+{
+    const size_t folder = folder_length(path);
+    memcpy(tmp, path, folder);
+    tmp[folder] = '\0';
+    int fd = open(folder ? tmp : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
 }
 
 /* The temporary file is written, synced and renamed over path, so path
  * holds either its old content or all of the new one; on failure the
- * temporary file is removed. */
+ * temporary file is removed. Created with the old file's permissions
+ * already (the umask may clear some, which fchmod then restores). */
 static mlp_status write_atomically(const char *path, const unsigned char *bytes, size_t n)
 {
-    char *tmp = mlp_alloc(strlen(path) + TEMP_SUFFIX_BYTES);
+    char *tmp = mlp_alloc(folder_length(path) + TEMP_NAME_BYTES);
     if (!tmp)
         return MLP_ERR_NOMEM;
-    int fd = create_temp(path, tmp);
+    mode_t mode;
+    const bool replacing = replaced_mode(path, &mode);
+    int fd = create_temp(path, tmp, mode);
     if (fd < 0) {
         mlp_dealloc(tmp);
         return MLP_ERR_IO;
     }
-    bool ok = copy_mode(path, fd) && write_all(fd, bytes, n) && fsync(fd) == 0;
+    bool ok = (!replacing || fchmod(fd, mode) == 0) && write_all(fd, bytes, n) &&
+              fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     ok = ok && rename(tmp, path) == 0;
-    if (!ok)
+    if (ok)
+        sync_folder(tmp, path);
+    else
         unlink(tmp);
     mlp_dealloc(tmp);
     return ok ? MLP_OK : MLP_ERR_IO;
@@ -219,7 +256,7 @@ mlp_status mlp_read_file(const char *path, mlp_file_check check, unsigned char *
     *len = 0;
     /* O_NONBLOCK: a FIFO opens at once and is then refused as not a regular
      * file, instead of blocking until a writer appears. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return MLP_ERR_IO;
     mlp_status status = read_regular(fd, check, bytes, len);

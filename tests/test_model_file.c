@@ -8,7 +8,9 @@
  * midway (file size limit) leaves the old file and no temporary file.
  *
  * mlp_alloc is wrapped at link time (-Wl,--wrap=mlp_alloc) so the tests
- * can count the library's allocations and make any one of them fail.
+ * can count the library's allocations and make any one of them fail, and
+ * fchmod (-Wl,--wrap=fchmod) so that they can see the temporary file a
+ * save creates before it gets the replaced file's exact permissions.
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, fork, setrlimit, mkfifo, opendir */
 
@@ -17,6 +19,7 @@
 #include "test_files.h"
 #include "test_util.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +29,28 @@
 #include <unistd.h>
 
 /* ---- allocation wrapping ---- */
+
+/* ---- fchmod wrapping: the temporary file as the save created it ---- */
+
+static struct {
+    int calls;
+    mode_t mode;  /* its permission bits when fchmod was called */
+    bool cloexec; /* whether a program started meanwhile would inherit it */
+} temp_seen;
+
+int __real_fchmod(int fd, mode_t mode);
+int __wrap_fchmod(int fd, mode_t mode);
+
+int __wrap_fchmod(int fd, mode_t mode)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        temp_seen.calls++;
+        temp_seen.mode = st.st_mode & 0777;
+        temp_seen.cloexec = (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
+    }
+    return __real_fchmod(fd, mode);
+}
 
 /* ---- the test's own format helpers, written from the document ---- */
 
@@ -657,6 +682,61 @@ static void test_save_replaces_and_keeps_mode(void **state)
     mlp_net_free(second);
 }
 
+/* The temporary file that replaces a private model is never readable by
+ * more users than the model was, not even before it gets the model's exact
+ * permissions; it is closed on exec; and the mode the umask cleared is put
+ * back (0664 under umask 022). */
+static void test_save_temporary_file_permissions(void **state)
+{
+    (void)state;
+    mlp_net *net = make_model(MLP_MSE, MLP_RELU, MLP_IDENTITY, 2);
+    temp_dir dir;
+    temp_dir_make(&dir);
+    char path[300];
+    temp_dir_file(&dir, "private.mlp", path, sizeof path);
+    mode_t old_mask = umask(022);
+    assert_int_equal(mlp_net_save(net, path), MLP_OK);
+    const mode_t modes[] = {0600, 0400, 0664};
+    for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++) {
+        assert_int_equal(chmod(path, modes[k]), 0);
+        temp_seen.calls = 0;
+        assert_int_equal(mlp_net_save(net, path), MLP_OK);
+        assert_int_equal(temp_seen.calls, 1);
+        assert_int_equal(temp_seen.mode, modes[k] & ~(mode_t)022);
+        assert_true(temp_seen.cloexec);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, modes[k]);
+    }
+    umask(old_mask);
+    assert_int_equal(temp_dir_count(&dir), 1);
+    temp_dir_remove(&dir);
+    mlp_net_free(net);
+}
+
+/* A file name as long as file systems allow (255 bytes) saves and loads:
+ * the temporary name beside it is short, not the name plus a suffix. */
+static void test_save_longest_file_name(void **state)
+{
+    (void)state;
+    mlp_net *net = make_model(MLP_MSE, MLP_TANH, MLP_IDENTITY, 3);
+    temp_dir dir;
+    temp_dir_make(&dir);
+    char name[256], path[300];
+    memset(name, 'm', 255);
+    name[255] = '\0';
+    temp_dir_file(&dir, name, path, sizeof path);
+    assert_int_equal(mlp_net_save(net, path), MLP_OK);
+    assert_int_equal(mlp_net_save(net, path), MLP_OK); /* replacing it too */
+    mlp_net *loaded = NULL;
+    assert_int_equal(mlp_net_load(&loaded, path), MLP_OK);
+    expect_same_net(net, loaded);
+    mlp_net_free(loaded);
+    assert_int_equal(temp_dir_count(&dir), 1);
+    temp_dir_remove(&dir);
+    mlp_net_free(net);
+}
+
 /* A save that fails midway (the file size limit stops the write after a
  * few bytes, in a child process) returns MLP_ERR_IO, leaves the old file
  * byte for byte and removes its temporary file. */
@@ -717,6 +797,8 @@ int main(void)
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_save_replaces_and_keeps_mode),
+        cmocka_unit_test(test_save_temporary_file_permissions),
+        cmocka_unit_test(test_save_longest_file_name),
         cmocka_unit_test(test_failed_save_keeps_old_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
