@@ -196,11 +196,14 @@ static mlp_status op_optimizer(session *s, reader *r)
             check_status(mlp_sgd_set_nesterov(opt, 1));
         break;
     case 1:
-        st = mlp_adam_create(&opt, s->net, lr, 0.9f, 0.999f, 1e-8f, wd);
+    case 2: { /* usual settings, or any (out-of-range ones must be refused) */
+        const bool usual = next_below(r, 2);
+        const float b1 = usual ? 0.9f : next_float(r), b2 = usual ? 0.999f : next_float(r);
+        const float eps = usual ? 1e-8f : next_float(r);
+        st = next_below(r, 2) ? mlp_adam_create(&opt, s->net, lr, b1, b2, eps, wd)
+                              : mlp_adamw_create(&opt, s->net, lr, b1, b2, eps, wd);
         break;
-    case 2:
-        st = mlp_adamw_create(&opt, s->net, lr, 0.9f, 0.999f, 1e-8f, wd);
-        break;
+    }
     default:
         st = mlp_sgd_create(&opt, s->net, lr, next_float(r), next_float(r));
     }

@@ -493,7 +493,8 @@ mlp_status mlp_net_load_buffer(mlp_net **out, const void *buf, size_t len);
  * with exactly the steps it would have taken without stopping (mlp_fit:
  * see first_epoch). The network itself is not in this file. An existing
  * file is replaced atomically, as by mlp_net_save.
- * Returns MLP_ERR_ARG (NULL), MLP_ERR_IO (the file cannot be created,
+ * Returns MLP_ERR_ARG (NULL), MLP_ERR_SHAPE (the size overflows size_t, as
+ * for mlp_optimizer_saved_size), MLP_ERR_IO (the file cannot be created,
  * written or renamed; path is then unchanged), MLP_ERR_NOMEM. */
 mlp_status mlp_optimizer_save(const mlp_optimizer *opt, const char *path);
 

@@ -29,6 +29,13 @@ bool mlp_adam_settings_valid(float learning_rate, float beta1, float beta2, floa
            mlp_positive_finite(epsilon);
 }
 
+/* A zero setting stored as +0 whichever sign it came with, so that an
+ * optimizer's state has one encoding in a file (docs/optimizer-format.md). */
+static float positive_zero(float setting)
+{
+    return setting + 0.0f; /* -0 + +0 is +0; any other value is unchanged */
+}
+
 /* The allocation shared by every optimizer, whose settings are checked. */
 static mlp_status optimizer_new(mlp_optimizer **out, const mlp_net *net,
                                 mlp_opt_kind kind, float learning_rate,
@@ -49,7 +56,7 @@ static mlp_status optimizer_new(mlp_optimizer **out, const mlp_net *net,
     opt->kind = kind;
     opt->n_params = net->n_params;
     opt->learning_rate = learning_rate;
-    opt->weight_decay = weight_decay;
+    opt->weight_decay = positive_zero(weight_decay);
     opt->velocity = velocity;
     opt->second_moment = second;
     opt->bounded = net->n_params >= bounded_min_params;
@@ -65,7 +72,7 @@ mlp_status mlp_sgd_create(mlp_optimizer **out, const mlp_net *net, float learnin
     mlp_status status = optimizer_new(out, net, MLP_OPT_SGD, learning_rate, weight_decay,
                                       momentum > 0.0f);
     if (status == MLP_OK)
-        (*out)->momentum = momentum;
+        (*out)->momentum = positive_zero(momentum);
     return status;
 }
 
@@ -86,8 +93,8 @@ static mlp_status adam_create(mlp_optimizer **out, const mlp_net *net,
     mlp_status status =
         optimizer_new(out, net, MLP_OPT_ADAM, learning_rate, weight_decay, 2);
     if (status == MLP_OK) {
-        (*out)->beta1 = beta1;
-        (*out)->beta2 = beta2;
+        (*out)->beta1 = positive_zero(beta1);
+        (*out)->beta2 = positive_zero(beta2);
         (*out)->epsilon = epsilon;
         (*out)->decoupled_decay = decoupled;
     }

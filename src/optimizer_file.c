@@ -73,16 +73,21 @@ static bool zero_bits(float x)
 }
 
 /* The settings as mlp_sgd_create, mlp_sgd_set_nesterov, mlp_adam_create
- * and mlp_adamw_create check them, and zero where the kind has none. */
+ * and mlp_adamw_create check them, and zero where the kind has none. A
+ * setting of -0, which those functions accept and store as +0, is not an
+ * encoding a save makes. */
 static bool settings_valid(const opt_header *h)
 {
+    if (signbit(h->weight_decay))
+        return false;
     if (h->kind_code == CODE_SGD)
         return mlp_sgd_settings_valid(h->learning_rate, h->momentum, h->weight_decay) &&
-               (!h->nesterov || h->momentum > 0.0f) && zero_bits(h->beta1) &&
-               zero_bits(h->beta2) && zero_bits(h->epsilon);
+               !signbit(h->momentum) && (!h->nesterov || h->momentum > 0.0f) &&
+               zero_bits(h->beta1) && zero_bits(h->beta2) && zero_bits(h->epsilon);
     return mlp_adam_settings_valid(h->learning_rate, h->beta1, h->beta2, h->epsilon,
                                    h->weight_decay) &&
-           !h->nesterov && zero_bits(h->momentum);
+           !signbit(h->beta1) && !signbit(h->beta2) && !h->nesterov &&
+           zero_bits(h->momentum);
 }
 
 /* Decodes and checks the header (OPT_HEADER_BYTES at head) of an input of

@@ -508,7 +508,9 @@ static void test_resealed_bad_fields(void **state)
     mlp_net_free(net);
 
     unsigned char *plain = trained_state(SGD_PLAIN, &net, &len);
-    expect_field_refused(plain, len, net, 16, 1); /* Nesterov without momentum */
+    expect_field_refused(plain, len, net, 16, 1);          /* Nesterov without momentum */
+    expect_field_refused(plain, len, net, 40, 0x80000000); /* weight decay -0 */
+    expect_field_refused(plain, len, net, 44, 0x80000000); /* momentum -0 */
     free(plain);
     mlp_net_free(net);
 
@@ -521,6 +523,8 @@ static void test_resealed_bad_fields(void **state)
         {16, 1},                       /* Nesterov for Adam */
         {44, bits_of(0.9f)},           /* a momentum for Adam */
         {48, bits_of(1.0f)},           /* beta1 */
+        {48, 0x80000000},              /* beta1 -0: not an encoding a save makes */
+        {52, 0x80000000},              /* beta2 -0 */
         {52, bits_of(-0.1f)},          /* beta2 */
         {56, 0},                       /* epsilon 0 */
         {56, 0x7F800000},              /* infinite epsilon */
@@ -540,6 +544,34 @@ static void test_resealed_bad_fields(void **state)
     assert_int_equal(mlp_optimizer_load_buffer(&loaded, net, adam, len), MLP_OK);
     mlp_optimizer_free(loaded);
     free(adam);
+    mlp_net_free(net);
+}
+
+/* Settings of -0, which the create functions accept, are stored as +0: an
+ * optimizer made with them saves the same bytes as one made with +0 (and a
+ * file holding -0 is refused, test_resealed_bad_fields). */
+static void test_negative_zero_settings_encode_as_zero(void **state)
+{
+    (void)state;
+    mlp_net *net = make_classifier(4);
+    mlp_optimizer *pair[2][2];
+    for (int sign = 0; sign < 2; sign++) {
+        const float zero = sign ? -0.0f : 0.0f;
+        assert_int_equal(mlp_sgd_create(&pair[0][sign], net, 0.1f, zero, zero), MLP_OK);
+        assert_int_equal(
+            mlp_adamw_create(&pair[1][sign], net, 0.1f, zero, zero, 1e-8f, zero), MLP_OK);
+    }
+    for (int k = 0; k < 2; k++) {
+        size_t len_plus, len_minus;
+        unsigned char *plus = save_opt(pair[k][0], &len_plus);
+        unsigned char *minus = save_opt(pair[k][1], &len_minus);
+        assert_int_equal(len_plus, len_minus);
+        assert_memory_equal(plus, minus, len_plus);
+        free(plus);
+        free(minus);
+        mlp_optimizer_free(pair[k][0]);
+        mlp_optimizer_free(pair[k][1]);
+    }
     mlp_net_free(net);
 }
 
@@ -724,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_truncation_and_byte_flips),
         cmocka_unit_test(test_resealed_bad_fields),
         cmocka_unit_test(test_step_count_saturates),
+        cmocka_unit_test(test_negative_zero_settings_encode_as_zero),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_file_errors),
