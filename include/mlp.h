@@ -554,7 +554,9 @@ typedef struct mlp_csv_error {
  * Returns MLP_ERR_ARG (NULL), MLP_ERR_IO (cannot open or read, e.g. a
  * directory), MLP_ERR_FORMAT (empty file or header, no data rows, an empty
  * line before more data, an empty or quoted field, a field that is not a
- * finite number or is out of float's range, a row of the wrong length),
+ * finite number or is out of float's range, a row of the wrong length, a
+ * NUL byte anywhere: not a text file, and reading stops there, so that an
+ * endless binary source such as /dev/zero is refused at once),
  * MLP_ERR_NOMEM. */
 mlp_status mlp_csv_read(const char *path, float **data, size_t *rows, size_t *cols,
                         mlp_csv_error *err);

@@ -7,12 +7,13 @@
  * so there is no limit on line length and every size is checked before it
  * is used: the reader is meant to survive hostile files.
  */
-#define _POSIX_C_SOURCE 200809L /* newlocale, uselocale */
+#define _POSIX_C_SOURCE 200809L /* newlocale, uselocale, open (O_CLOEXEC), fdopen */
 
 #include "internal.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <locale.h>
 #include <math.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
 /* CSV reading                                                               */
@@ -123,13 +125,39 @@ static void *csv_grow(void *old_block, size_t used, size_t new_size)
     return block;
 }
 
+/* The 1-based line of byte offset in text: one more than the '\n' before
+ * it. */
+static size_t csv_line_of(const char *text, size_t offset)
+{
+    size_t line = 1;
+    for (size_t k = 0; k < offset; k++)
+        line += text[k] == '\n';
+    return line;
+}
+
+/* Opens path for reading, closed on exec so that a program another thread
+ * starts meanwhile does not inherit it. */
+static FILE *csv_open(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    FILE *file = fdopen(fd, "rb");
+    if (!file)
+        close(fd);
+    return file;
+}
+
 /* Reads the whole file at path into a new '\0'-terminated buffer. Reading
  * in growing chunks rather than asking for the size first also works for
- * pipes, and a directory fails on the first read. */
+ * pipes, and a directory fails on the first read. A NUL byte ends the
+ * reading at once (MLP_ERR_FORMAT): the file is not text, and an endless
+ * binary source such as /dev/zero is refused after one chunk instead of
+ * filling memory. */
 static mlp_status csv_read_file(const char *path, char **text, size_t *size,
                                 mlp_csv_error *err)
 {
-    FILE *file = fopen(path, "rb");
+    FILE *file = csv_open(path);
     if (!file)
         return csv_fail(err, MLP_ERR_IO, 0, 0, "cannot open the file");
     size_t capacity = CSV_FIRST_CAPACITY;
@@ -155,7 +183,14 @@ static mlp_status csv_read_file(const char *path, char **text, size_t *size,
         }
         size_t wanted = capacity - 1 - length;
         size_t got = fread(buffer + length, 1, wanted, file);
+        const char *nul = memchr(buffer + length, '\0', got);
         length += got;
+        if (nul) {
+            size_t line = csv_line_of(buffer, (size_t)(nul - buffer));
+            mlp_dealloc(buffer);
+            fclose(file);
+            return csv_fail(err, MLP_ERR_FORMAT, line, 0, "a NUL byte: not a text file");
+        }
         if (got < wanted) {
             if (ferror(file)) {
                 mlp_dealloc(buffer);

@@ -343,9 +343,20 @@ static void test_csv_wrong_field_counts(void **state)
 static void test_csv_messages_are_safe(void **state)
 {
     (void)state;
+    /* A NUL byte anywhere, the header included: not a text file. */
     const char with_nul[] = "a,b\n1,2\0x\n";
-    expect_csv_error_bytes(with_nul, sizeof with_nul - 1, MLP_ERR_FORMAT, 2, 2,
-                           "line 2, column 2: '2?x' is not a number");
+    expect_csv_error_bytes(with_nul, sizeof with_nul - 1, MLP_ERR_FORMAT, 2, 0,
+                           "line 2: a NUL byte: not a text file");
+    const char nul_in_header[] = "a\0b,c\n1,2\n";
+    expect_csv_error_bytes(nul_in_header, sizeof nul_in_header - 1, MLP_ERR_FORMAT, 1, 0,
+                           "line 1: a NUL byte: not a text file");
+    /* so an endless binary source is refused after its first block */
+    float *zeros = NULL;
+    size_t zero_rows, zero_cols;
+    mlp_csv_error zero_err;
+    assert_int_equal(mlp_csv_read("/dev/zero", &zeros, &zero_rows, &zero_cols, &zero_err),
+                     MLP_ERR_FORMAT);
+    assert_string_equal(zero_err.message, "line 1: a NUL byte: not a text file");
     expect_csv_error("a\n\x1b[2J\x7f\n", MLP_ERR_FORMAT, 2, 1,
                      "line 2, column 1: '?[2J?' is not a number");
     expect_csv_error("a\n"
