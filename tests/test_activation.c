@@ -112,6 +112,15 @@ static void test_leaky_relu_values(void **state)
                 INFINITY);
     assert_true(mlp_activation_backprop(MLP_LEAKY_RELU, -1.0f, -0.01f, 3.0f) ==
                 mlp_leaky_slope * 3.0f);
+    /* At z = 0 exactly (zero inputs and zero biases at initialization),
+     * SPEC.md's g'(z): 1 only for z > 0, so the slope for leaky ReLU and 0
+     * for ReLU, at either sign of zero. */
+    for (int sign = 0; sign < 2; sign++) {
+        const float zero = sign ? -0.0f : 0.0f;
+        assert_true(mlp_activation_backprop(MLP_LEAKY_RELU, zero, zero, 3.0f) ==
+                    mlp_leaky_slope * 3.0f);
+        assert_true(mlp_activation_backprop(MLP_RELU, zero, 0.0f, 3.0f) == 0.0f);
+    }
 }
 
 /* The library's vectorized passes (mlp_activation_forward / _backward)

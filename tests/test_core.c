@@ -423,6 +423,50 @@ static void test_clip_grad_norm_beyond_float_range(void **state)
     mlp_net_free(net);
 }
 
+/* At norm == max_norm exactly the gradients are left alone ("exceeds"):
+ * a 1 -> 1 identity unit at W = 0, b = 0 on x = 0.75 with target -4 has
+ * dW = 3 and db = 4, a norm of exactly 5. */
+static void test_clip_grad_norm_at_max_norm_leaves_grads(void **state)
+{
+    (void)state;
+    mlp_net *net = make_net(1, MLP_MSE, 1, 1, (const size_t[]){1},
+                            (const mlp_activation[]){MLP_IDENTITY});
+    float *W, *b;
+    assert_int_equal(mlp_layer_params(net, 0, &W, &b, NULL, NULL), MLP_OK);
+    W[0] = 0.0f;
+    b[0] = 0.0f;
+    const float x = 0.75f, y = -4.0f;
+    const float *out;
+    assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, &y, NULL), MLP_OK);
+    float total = 0.0f;
+    assert_int_equal(mlp_clip_grad_norm(net, 5.0f, &total), MLP_OK);
+    assert_true(total == 5.0f);
+    const float *dW, *db;
+    assert_int_equal(mlp_layer_grads(net, 0, &dW, &db), MLP_OK);
+    assert_true(dW[0] == 3.0f && db[0] == 4.0f);
+    assert_int_equal(mlp_clip_grad_norm(net, 4.999999f, &total), MLP_OK);
+    assert_true(dW[0] < 3.0f && db[0] < 4.0f); /* just below: scaled */
+    mlp_net_free(net);
+}
+
+/* The overflow check of size products is exact: a product of exactly
+ * SIZE_MAX fits, one more does not. */
+static void test_mul_overflows_is_exact(void **state)
+{
+    (void)state;
+    size_t product = 0;
+    const size_t half = (size_t)1 << (sizeof(size_t) * 4); /* 2^32 on 64-bit */
+    assert_false(mlp_mul_overflows(half + 1, half - 1, &product));
+    assert_true(product == SIZE_MAX);
+    assert_true(mlp_mul_overflows(half, half, &product));
+    assert_false(mlp_mul_overflows(SIZE_MAX, 1, &product));
+    assert_true(product == SIZE_MAX);
+    assert_true(mlp_mul_overflows(SIZE_MAX, 2, &product));
+    assert_false(mlp_mul_overflows(0, SIZE_MAX, &product));
+    assert_true(product == 0);
+}
+
 /* ---- A failed call leaves the network as it was ---- */
 
 static void expect_add_dense_refused(mlp_net *net, size_t n_outputs, mlp_activation act,
@@ -821,6 +865,8 @@ int main(void)
         cmocka_unit_test(test_clip_grad_norm_scales_to_max_norm),
         cmocka_unit_test(test_clip_grad_norm_leaves_small_grads_alone),
         cmocka_unit_test(test_clip_grad_norm_beyond_float_range),
+        cmocka_unit_test(test_clip_grad_norm_at_max_norm_leaves_grads),
+        cmocka_unit_test(test_mul_overflows_is_exact),
         cmocka_unit_test(test_failed_add_dense_changes_nothing),
         cmocka_unit_test(test_failed_forward_keeps_cache),
         cmocka_unit_test(test_failed_backward_keeps_grads),

@@ -432,6 +432,8 @@ static void test_columns_copy(void **state)
     memcpy(copy, untouched, sizeof copy);
     assert_int_equal(mlp_columns_copy(src, 3, 4, 3, 2, untouched), MLP_ERR_SHAPE);
     assert_int_equal(mlp_columns_copy(src, 3, 4, 4, 1, untouched), MLP_ERR_SHAPE);
+    assert_int_equal(mlp_columns_copy(src, 3, 4, 5, 1, untouched), MLP_ERR_SHAPE);
+    assert_int_equal(mlp_columns_copy(src, 3, 4, SIZE_MAX, 1, untouched), MLP_ERR_SHAPE);
     assert_int_equal(mlp_columns_copy(src, 3, 4, 1, SIZE_MAX, untouched), MLP_ERR_SHAPE);
     assert_int_equal(mlp_columns_copy(src, SIZE_MAX, 4, 0, 1, untouched), MLP_ERR_SHAPE);
     assert_int_equal(mlp_columns_copy(NULL, 3, 4, 0, 1, untouched), MLP_ERR_ARG);
@@ -550,6 +552,28 @@ static void test_standardize_fit(void **state)
     assert_int_equal(mlp_standardize_fit(tenths, 3, 1, mean, std), MLP_OK);
     check_close(std[0], 1, 0, "std of a constant 0.1 column");
     check_close(mean[0], 0.1f, 0, "mean of a constant 0.1 column");
+}
+
+/* A column that differs from a constant only by rounding noise (here one
+ * entry of 2,000,000 one ulp above 1: std 8.4e-11, under 1e-10 of its
+ * mean) counts as constant and gets std 1, as documented; one entry in
+ * 1,000,000 (std 1.2e-10) does not. */
+static void test_standardize_fit_near_constant_column(void **state)
+{
+    (void)state;
+    enum { ROWS = 2000000 };
+    float *X = malloc(ROWS * sizeof *X);
+    assert_non_null(X);
+    for (size_t i = 0; i < ROWS; i++)
+        X[i] = 1.0f;
+    X[17] = nextafterf(1.0f, 2.0f);
+    float mean, std;
+    assert_int_equal(mlp_standardize_fit(X, ROWS, 1, &mean, &std), MLP_OK);
+    assert_true(mean == 1.0f);
+    assert_true(std == 1.0f);
+    assert_int_equal(mlp_standardize_fit(X, ROWS / 2, 1, &mean, &std), MLP_OK);
+    check_close(std, 1.1920929e-7 * sqrt(1.0 / (ROWS / 2)), 1e-16, "std of one in 1e6");
+    free(X);
 }
 
 static void test_standardize_fit_refusals(void **state)
@@ -808,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_permutation_is_uniform),
         cmocka_unit_test(test_rows_gather),
         cmocka_unit_test(test_standardize_fit),
+        cmocka_unit_test(test_standardize_fit_near_constant_column),
         cmocka_unit_test(test_standardize_fit_refusals),
         cmocka_unit_test(test_standardize_apply),
         cmocka_unit_test(test_standardize_apply_refusals),

@@ -92,6 +92,8 @@ static const size_t shapes[][3] = {
     {9, 6, 3},    {32, 64, 2},  {5, 7, 4}, /* rows of 1-4: their own compiled loops */
     {1, 128, 64}, {1, 70, 300}, {130, 1, 90}, {1, 1, 500},  {64, 96, 1}, /* vectors */
     {3, 70, 40},  {4, 33, 129},                                          /* a few rows */
+    {2, 100, 3},  {2, 9, 2},    {2, 40, 4}, /* A^T B of 2 rows and depth 2-4 (dW of a
+                                               2-unit layer, batch 2-4): shallow */
 };
 
 /* Whether the matrix-vector path can take the case. */

@@ -323,6 +323,26 @@ static void test_bound_counts_the_velocity(void **state)
     mlp_net_free(net);
 }
 
+/* The bound must look at v itself, not only at the move lr v: with lr
+ * 1e-30 and inputs of 3e38 (target -1, so the loss stays 0.5), step 1
+ * leaves v = 3e38; with the weights set back to 0, step 2's v = 0.9 v + g
+ * is 5.7e38, past FLT_MAX, while p would move by only 5.7e8. */
+static void test_bound_counts_the_velocity_itself(void **state)
+{
+    (void)state;
+    mlp_net *net = wide_unit();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.9f, 0.0f), MLP_OK);
+    wide_step(net, opt, 3e38f, -1.0f, MLP_OK);
+    float *W, *b;
+    assert_int_equal(mlp_layer_params(net, 0, &W, &b, NULL, NULL), MLP_OK);
+    memset(W, 0, 255 * sizeof *W);
+    b[0] = 0.0f;
+    wide_step(net, opt, 3e38f, -1.0f, MLP_ERR_NUMERIC);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
 /* Small gradients with a learning rate of 1e38: v stays near 10, but p
  * would move by about 1e39, past FLT_MAX. The bound must look at the move,
  * not only at v. */
@@ -449,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_set_lr_applies_to_next_step),
         cmocka_unit_test(test_bounded_steps_are_exact_updates),
         cmocka_unit_test(test_bound_counts_the_velocity),
+        cmocka_unit_test(test_bound_counts_the_velocity_itself),
         cmocka_unit_test(test_bound_counts_the_learning_rate),
         cmocka_unit_test(test_bound_counts_the_decay),
         cmocka_unit_test(test_bound_counts_adams_first_moment),
