@@ -77,6 +77,13 @@ static void test_worked_example_backward(void **state)
     expect_values(dW, (const double[]){-0.014951, -0.007475, 0.025837, 0.012918}, 4,
                   "dW1");
     expect_values(db, (const double[]){-0.014951, 0.025837}, 2, "db1");
+
+    /* A new forward pass, of the same size, makes the deltas stale: hidden. */
+    assert_int_equal(mlp_forward(net, x, 1, &out), MLP_OK);
+    for (size_t l = 0; l < 2; l++) {
+        assert_int_equal(mlp_layer_cache(net, l, NULL, NULL, &delta, NULL), MLP_OK);
+        assert_null(delta);
+    }
     mlp_net_free(net);
 }
 
@@ -177,22 +184,27 @@ static void test_glorot_uniform_initialization(void **state)
     mlp_net_free(ce);
 }
 
+/* He normal as PyTorch's kaiming_normal_: std sqrt(2 / ((1 + a^2) n_in)),
+ * a the leaky slope (0 for ReLU). A million weights pin the std to 0.25%
+ * (its standard error is 0.07%), which tells a = 0.01 from a = 0.1. */
 static void expect_he_normal(mlp_activation act)
 {
-    mlp_net *net = make_net(256, MLP_MSE, 11, 1, (const size_t[]){256},
+    enum { WIDTH = 1000 };
+    mlp_net *net = make_net(WIDTH, MLP_MSE, 11, 1, (const size_t[]){WIDTH},
                             (const mlp_activation[]){act});
     float *W;
     assert_int_equal(mlp_layer_params(net, 0, &W, NULL, NULL, NULL), MLP_OK);
     double sum = 0.0, sum_sq = 0.0;
-    const size_t count = 256 * 256;
+    const size_t count = (size_t)WIDTH * WIDTH;
     for (size_t k = 0; k < count; k++) {
         sum += W[k];
         sum_sq += (double)W[k] * W[k];
     }
     double mean = sum / count, std = sqrt(sum_sq / count - mean * mean);
-    double expected = sqrt(2.0 / 256.0);
-    check_close(mean, 0.0, 0.01 * expected, "He mean");
-    check_rel(std, expected, 0.1, 0.0, "He std");
+    double a = act == MLP_LEAKY_RELU ? 0.01 : 0.0;
+    double expected = sqrt(2.0 / ((1.0 + a * a) * WIDTH));
+    check_close(mean, 0.0, 0.005 * expected, "He mean");
+    check_rel(std, expected, 0.0025, 0.0, "He std");
     expect_zero_biases(net, 0);
     mlp_net_free(net);
 }
@@ -202,6 +214,33 @@ static void test_he_normal_initialization(void **state)
     (void)state;
     expect_he_normal(MLP_RELU);
     expect_he_normal(MLP_LEAKY_RELU);
+}
+
+/* The generator is xoshiro256** seeded by splitmix64, as published: the
+ * reference outputs from state {1, 2, 3, 4}, and splitmix64's from 0 (a
+ * changed stream would silently change every seeded model and the README's
+ * figures). The normal draw is Box-Muller on 1 - u1 and u2. */
+static void test_rng_matches_reference(void **state)
+{
+    (void)state;
+    mlp_rng rng = {{1, 2, 3, 4}};
+    const uint64_t expected[] = {11520u,
+                                 0u,
+                                 1509978240u,
+                                 1215971899390074240u,
+                                 1216172134540287360u,
+                                 607988272756665600u};
+    for (size_t k = 0; k < sizeof expected / sizeof expected[0]; k++)
+        assert_true(mlp_rng_next(&rng) == expected[k]);
+    mlp_rng_seed(&rng, 0);
+    const uint64_t seeded[] = {0xe220a8397b1dcdafu, 0x6e789e6aa1b965f4u,
+                               0x06c45d188009454fu, 0xf88bb8a8724c81ecu};
+    assert_memory_equal(rng.s, seeded, sizeof seeded);
+
+    mlp_rng draw = {{1, 2, 3, 4}}; /* first outputs 11520 and 0 */
+    double u1 = (double)(11520u >> 11) * 0x1.0p-53, u2 = 0.0;
+    double normal = sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
+    assert_true(mlp_rng_normal(&draw) == normal);
 }
 
 /* ---- Batches of changing size, predict and infer ---- */
@@ -447,6 +486,13 @@ static void test_clip_grad_norm_at_max_norm_leaves_grads(void **state)
     assert_true(dW[0] == 3.0f && db[0] == 4.0f);
     assert_int_equal(mlp_clip_grad_norm(net, 4.999999f, &total), MLP_OK);
     assert_true(dW[0] < 3.0f && db[0] < 4.0f); /* just below: scaled */
+    /* the scale is PyTorch's max_norm / (norm + 1e-6), rounded to float */
+    assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, &y, NULL), MLP_OK);
+    assert_int_equal(mlp_clip_grad_norm(net, 1.0f, &total), MLP_OK);
+    const float scale = (float)(1.0 / (5.0 + 1e-6));
+    assert_true(dW[0] == 3.0f * scale && db[0] == 4.0f * scale);
+    assert_true(scale != 0.2f);
     mlp_net_free(net);
 }
 
@@ -769,6 +815,28 @@ static void test_saturated_outputs_keep_exact_loss(void **state)
     assert_true(value == 0.0f);
     assert_int_equal(mlp_loss_value(net, &zero, &value), MLP_ERR_NUMERIC);
     assert_int_equal(mlp_loss_value(net, &half, &value), MLP_ERR_NUMERIC);
+    w[0] = -huge; /* the logit overflows to -infinity: sigmoid 0, target 0 */
+    assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
+    assert_true(out[0] == 0.0f);
+    assert_int_equal(mlp_loss_value(net, &zero, &value), MLP_OK);
+    assert_true(value == 0.0f);
+    assert_int_equal(mlp_loss_value(net, &one, &value), MLP_ERR_NUMERIC);
+    mlp_net_free(net);
+
+    /* Softmax with a logit of -infinity: that class has probability 0, and
+     * a zero target there contributes nothing. */
+    assert_int_equal(mlp_net_create(&net, 1, MLP_CROSS_ENTROPY, 1), MLP_OK);
+    assert_int_equal(mlp_net_add_dense(net, 2, MLP_SOFTMAX), MLP_OK);
+    assert_int_equal(mlp_layer_params(net, 0, &w, &b, NULL, NULL), MLP_OK);
+    w[0] = 0.0f;
+    w[1] = -huge;
+    b[0] = b[1] = 0.0f;
+    assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
+    assert_true(out[0] == 1.0f && out[1] == 0.0f);
+    const float first_class[2] = {1, 0}, second_class[2] = {0, 1};
+    assert_int_equal(mlp_loss_value(net, first_class, &value), MLP_OK);
+    assert_true(value == 0.0f);
+    assert_int_equal(mlp_loss_value(net, second_class, &value), MLP_ERR_NUMERIC);
     mlp_net_free(net);
 }
 
@@ -856,6 +924,7 @@ int main(void)
         cmocka_unit_test(test_different_seed_gives_different_weights),
         cmocka_unit_test(test_glorot_uniform_initialization),
         cmocka_unit_test(test_he_normal_initialization),
+        cmocka_unit_test(test_rng_matches_reference),
         cmocka_unit_test(test_changing_batch_size_matches_single_rows),
         cmocka_unit_test(test_infer_matches_predict),
         cmocka_unit_test(test_infer_leaves_cache_alone),

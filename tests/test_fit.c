@@ -668,6 +668,16 @@ static void test_fit_refusals(void **state)
     o.schedule = &late;
     o.epochs = 10; /* the rate underflows at a late epoch */
     expect_fit_refused(net, opt, X, Y, N, &o, MLP_ERR_ARG, "schedule underflows late");
+    /* up to the epoch before the first that underflows, the call runs */
+    size_t first_bad = 0;
+    float rate;
+    while (mlp_schedule_lr(&late, first_bad, &rate) == MLP_OK)
+        first_bad++;
+    assert_true(first_bad > 1);
+    o.epochs = first_bad + 1;
+    expect_fit_refused(net, opt, X, Y, N, &o, MLP_ERR_ARG, "one epoch too many");
+    o.epochs = first_bad;
+    assert_int_equal(mlp_fit(net, opt, X, Y, N, &o), MLP_OK);
     o = good;
     X[7 * N_IN - 1] = INFINITY; /* in the last batch */
     expect_fit_refused(net, opt, X, Y, N, &o, MLP_ERR_ARG, "non-finite input");

@@ -509,8 +509,40 @@ static void test_resealed_bad_fields(void **state)
     expect_field_refused(bytes, len, HEADER + 8, 5, 4);
     expect_field_refused(bytes, len, 12, 1, 4); /* BCE with identity output */
     expect_field_refused(bytes, len, 12, 2, 4); /* cross-entropy with identity */
+    /* A softmax layer before the output, under cross-entropy (softmax then
+     * softmax): refused by the header checks, before anything is made. */
+    unsigned char *copy = malloc(len);
+    assert_non_null(copy);
+    memcpy(copy, bytes, len);
+    set_u32(copy + 12, 2);                 /* cross-entropy */
+    set_u32(copy + HEADER + 8, 5);         /* softmax hidden */
+    set_u32(copy + HEADER + ENTRY + 8, 5); /* softmax output */
+    reseal(copy, len);
+    expect_load_refused(copy, len, MLP_ERR_FORMAT);
+    free(copy);
     free(bytes);
     mlp_net_free(net);
+}
+
+/* A header whose layer table runs past the end of the input (here 3
+ * layers, room for 2 and no parameters) is refused before the table is
+ * read (under ASan, reading it would be an overflow of the buffer). */
+static void test_layer_table_past_the_end(void **state)
+{
+    (void)state;
+    const size_t len = HEADER + 2 * ENTRY + CRC;
+    unsigned char *bytes = calloc(len, 1);
+    assert_non_null(bytes);
+    memcpy(bytes, "MLPNET\0\0", 8);
+    set_u32(bytes + 8, 1);
+    set_u32(bytes + 12, 0); /* MSE */
+    set_u64(bytes + 16, 1);
+    set_u64(bytes + 24, 3);
+    for (size_t l = 0; l < 2; l++)
+        set_u64(bytes + HEADER + l * ENTRY, 1); /* identity layers of width 1 */
+    reseal(bytes, len);
+    expect_load_refused(bytes, len, MLP_ERR_FORMAT);
+    free(bytes);
 }
 
 /* A buffer laid out for layer_count layers, whose header (with a valid
@@ -793,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_truncation_and_trailing_bytes),
         cmocka_unit_test(test_every_byte_flip_is_refused),
         cmocka_unit_test(test_resealed_bad_fields),
+        cmocka_unit_test(test_layer_table_past_the_end),
         cmocka_unit_test(test_huge_dimensions_refused_without_allocating),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_file_errors),

@@ -429,6 +429,21 @@ static void test_bound_counts_adams_numerator(void **state)
     mlp_net_free(net);
 }
 
+/* The bound must cover Adam's second moment: with beta1 0, gradients of
+ * 1e30 keep m = 1e30 (under 2^100) and, with lr 1e-30, the move small, but
+ * v = (1 - beta2) g^2 = 1e57 overflows float. */
+static void test_bound_counts_adams_second_moment(void **state)
+{
+    (void)state;
+    mlp_net *net = wide_unit();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_adam_create(&opt, net, 1e-30f, 0.0f, 0.999f, 1e-8f, 0.0f),
+                     MLP_OK);
+    wide_step(net, opt, 1e30f, -1.0f, MLP_ERR_NUMERIC);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
 /* A NaN the caller wrote into a parameter is refused on a network big
  * enough for the bound, as by the exact check: here a hidden bias whose
  * ReLU hides it from the loss, so only the optimizer can see it. */
@@ -474,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_bound_counts_the_decay),
         cmocka_unit_test(test_bound_counts_adams_first_moment),
         cmocka_unit_test(test_bound_counts_adams_numerator),
+        cmocka_unit_test(test_bound_counts_adams_second_moment),
         cmocka_unit_test(test_bound_refuses_a_nan_parameter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
