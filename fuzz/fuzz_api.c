@@ -198,7 +198,8 @@ static mlp_status op_optimizer(session *s, reader *r)
     case 1:
     case 2: { /* usual settings, or any (out-of-range ones must be refused) */
         const bool usual = next_below(r, 2);
-        const float b1 = usual ? 0.9f : next_float(r), b2 = usual ? 0.999f : next_float(r);
+        const float b1 = usual ? 0.9f : next_float(r);
+        const float b2 = usual ? 0.999f : next_float(r);
         const float eps = usual ? 1e-8f : next_float(r);
         st = next_below(r, 2) ? mlp_adam_create(&opt, s->net, lr, b1, b2, eps, wd)
                               : mlp_adamw_create(&opt, s->net, lr, b1, b2, eps, wd);

@@ -6,8 +6,7 @@
  * failure never leaves half a file where a good one was; and reading a
  * whole file only once its header has accounted for its size.
  */
-#define _POSIX_C_SOURCE 200809L /* open (O_CLOEXEC, O_DIRECTORY), pread, fsync, fchmod   \
-                                 */
+#define _POSIX_C_SOURCE 200809L /* O_CLOEXEC, O_DIRECTORY, pread, fsync, fchmod */
 
 #include "internal.h"
 
