@@ -436,23 +436,31 @@ static void test_clip_grad_norm_leaves_small_grads_alone(void **state)
     mlp_net_free(net);
 }
 
-/* Finite gradients whose norm, summed in double, is beyond FLT_MAX: the
- * reported norm rounds to infinity, and the gradients are still clipped.
- * A 4-1 identity unit at W = 0, b = 0 on inputs of 3e19 with target -1e19
- * has dW = 3e38 four times and db = 1e19: norm about 6e38. */
-static void test_clip_grad_norm_beyond_float_range(void **state)
+/* An n_in -> 1 identity unit at W = 0, b = 0 after one MSE backward pass on
+ * the sample (x, y): dW = -y x and db = -y, gradients chosen exactly. */
+static mlp_net *zero_unit_with_grads(size_t n_in, const float *x, float y)
 {
-    (void)state;
-    mlp_net *net = make_net(4, MLP_MSE, 1, 1, (const size_t[]){1},
+    mlp_net *net = make_net(n_in, MLP_MSE, 1, 1, (const size_t[]){1},
                             (const mlp_activation[]){MLP_IDENTITY});
     float *W, *b;
     assert_int_equal(mlp_layer_params(net, 0, &W, &b, NULL, NULL), MLP_OK);
-    memset(W, 0, 4 * sizeof *W);
+    memset(W, 0, n_in * sizeof *W);
     b[0] = 0.0f;
-    const float X[4] = {3e19f, 3e19f, 3e19f, 3e19f}, Y[1] = {-1e19f};
     const float *out;
-    assert_int_equal(mlp_forward(net, X, 1, &out), MLP_OK);
-    assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
+    assert_int_equal(mlp_forward(net, x, 1, &out), MLP_OK);
+    assert_int_equal(mlp_backward(net, &y, NULL), MLP_OK);
+    return net;
+}
+
+/* Finite gradients whose norm, summed in double, is beyond FLT_MAX: the
+ * reported norm rounds to infinity, and the gradients are still clipped.
+ * Inputs of 3e19 with target -1e19 give dW = 3e38 four times and db = 1e19:
+ * norm about 6e38. */
+static void test_clip_grad_norm_beyond_float_range(void **state)
+{
+    (void)state;
+    const float X[4] = {3e19f, 3e19f, 3e19f, 3e19f};
+    mlp_net *net = zero_unit_with_grads(4, X, -1e19f);
     double before = grads_norm(net, 0, 0);
     assert_true(isfinite(before) && before > FLT_MAX);
     float total = 0.0f;
@@ -463,21 +471,12 @@ static void test_clip_grad_norm_beyond_float_range(void **state)
 }
 
 /* At norm == max_norm exactly the gradients are left alone ("exceeds"):
- * a 1 -> 1 identity unit at W = 0, b = 0 on x = 0.75 with target -4 has
- * dW = 3 and db = 4, a norm of exactly 5. */
+ * x = 0.75 with target -4 gives dW = 3 and db = 4, a norm of exactly 5. */
 static void test_clip_grad_norm_at_max_norm_leaves_grads(void **state)
 {
     (void)state;
-    mlp_net *net = make_net(1, MLP_MSE, 1, 1, (const size_t[]){1},
-                            (const mlp_activation[]){MLP_IDENTITY});
-    float *W, *b;
-    assert_int_equal(mlp_layer_params(net, 0, &W, &b, NULL, NULL), MLP_OK);
-    W[0] = 0.0f;
-    b[0] = 0.0f;
     const float x = 0.75f, y = -4.0f;
-    const float *out;
-    assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
-    assert_int_equal(mlp_backward(net, &y, NULL), MLP_OK);
+    mlp_net *net = zero_unit_with_grads(1, &x, y);
     float total = 0.0f;
     assert_int_equal(mlp_clip_grad_norm(net, 5.0f, &total), MLP_OK);
     assert_true(total == 5.0f);
@@ -487,8 +486,9 @@ static void test_clip_grad_norm_at_max_norm_leaves_grads(void **state)
     assert_int_equal(mlp_clip_grad_norm(net, 4.999999f, &total), MLP_OK);
     assert_true(dW[0] < 3.0f && db[0] < 4.0f); /* just below: scaled */
     /* the scale is PyTorch's max_norm / (norm + 1e-6), rounded to float */
-    assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
-    assert_int_equal(mlp_backward(net, &y, NULL), MLP_OK);
+    mlp_net_free(net);
+    net = zero_unit_with_grads(1, &x, y);
+    assert_int_equal(mlp_layer_grads(net, 0, &dW, &db), MLP_OK);
     assert_int_equal(mlp_clip_grad_norm(net, 1.0f, &total), MLP_OK);
     const float scale = (float)(1.0 / (5.0 + 1e-6));
     assert_true(dW[0] == 3.0f * scale && db[0] == 4.0f * scale);
@@ -758,10 +758,10 @@ static void test_db_is_column_sums_of_delta(void **state)
 
 /* ---- saturated outputs: SPEC.md's logs that cannot produce -inf ---- */
 
-/* One dense layer 1 -> n with the given weights, no bias, on x = 1: the
- * logits are the weights. Returns the loss against y. */
-static float saturated_loss(mlp_loss loss, mlp_activation act, const float *W, size_t n,
-                            const float *y)
+/* One dense layer 1 -> n with the given weights W, no bias, on input x:
+ * mlp_loss_value's status against y, the loss in *value. */
+static mlp_status output_loss(mlp_loss loss, mlp_activation act, const float *W, size_t n,
+                              float x, const float *y, float *value)
 {
     mlp_net *net = NULL;
     assert_int_equal(mlp_net_create(&net, 1, loss, 1), MLP_OK);
@@ -770,12 +770,20 @@ static float saturated_loss(mlp_loss loss, mlp_activation act, const float *W, s
     assert_int_equal(mlp_layer_params(net, 0, &w, &b, NULL, NULL), MLP_OK);
     memcpy(w, W, n * sizeof *w);
     memset(b, 0, n * sizeof *b);
-    const float x = 1.0f;
     const float *out;
-    float value = NAN;
     assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
-    assert_int_equal(mlp_loss_value(net, y, &value), MLP_OK);
+    mlp_status status = mlp_loss_value(net, y, value);
     mlp_net_free(net);
+    return status;
+}
+
+/* The same on x = 1, where the logits are the weights: the loss, which
+ * must be a finite float. */
+static float saturated_loss(mlp_loss loss, mlp_activation act, const float *W, size_t n,
+                            const float *y)
+{
+    float value = NAN;
+    assert_int_equal(output_loss(loss, act, W, n, 1.0f, y, &value), MLP_OK);
     return value;
 }
 
@@ -796,48 +804,40 @@ static void test_saturated_outputs_keep_exact_loss(void **state)
     const float z = 100.0f, zero = 0.0f, one = 1.0f;
     assert_float_equal(saturated_loss(MLP_BCE, MLP_SIGMOID, &z, 1, &zero), 100.0f, 1e-3f);
     assert_float_equal(saturated_loss(MLP_BCE, MLP_SIGMOID, &z, 1, &one), 0.0f, 1e-6f);
-    /* A logit that overflowed to infinity: exact loss 0 for the target its
-     * sigmoid reaches, infinite (refused) for the other. */
-    const float huge = 3e38f, half = 0.5f;
-    const float x = 10.0f;
-    mlp_net *net = NULL;
-    assert_int_equal(mlp_net_create(&net, 1, MLP_BCE, 1), MLP_OK);
-    assert_int_equal(mlp_net_add_dense(net, 1, MLP_SIGMOID), MLP_OK);
-    float *w, *b;
-    assert_int_equal(mlp_layer_params(net, 0, &w, &b, NULL, NULL), MLP_OK);
-    w[0] = huge;
-    b[0] = 0.0f;
-    const float *out;
-    float value = NAN;
-    assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
-    assert_true(out[0] == 1.0f);
-    assert_int_equal(mlp_loss_value(net, &one, &value), MLP_OK);
-    assert_true(value == 0.0f);
-    assert_int_equal(mlp_loss_value(net, &zero, &value), MLP_ERR_NUMERIC);
-    assert_int_equal(mlp_loss_value(net, &half, &value), MLP_ERR_NUMERIC);
-    w[0] = -huge; /* the logit overflows to -infinity: sigmoid 0, target 0 */
-    assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
-    assert_true(out[0] == 0.0f);
-    assert_int_equal(mlp_loss_value(net, &zero, &value), MLP_OK);
-    assert_true(value == 0.0f);
-    assert_int_equal(mlp_loss_value(net, &one, &value), MLP_ERR_NUMERIC);
-    mlp_net_free(net);
+}
 
-    /* Softmax with a logit of -infinity: that class has probability 0, and
-     * a zero target there contributes nothing. */
-    assert_int_equal(mlp_net_create(&net, 1, MLP_CROSS_ENTROPY, 1), MLP_OK);
-    assert_int_equal(mlp_net_add_dense(net, 2, MLP_SOFTMAX), MLP_OK);
-    assert_int_equal(mlp_layer_params(net, 0, &w, &b, NULL, NULL), MLP_OK);
-    w[0] = 0.0f;
-    w[1] = -huge;
-    b[0] = b[1] = 0.0f;
-    assert_int_equal(mlp_forward(net, &x, 1, &out), MLP_OK);
-    assert_true(out[0] == 1.0f && out[1] == 0.0f);
-    const float first_class[2] = {1, 0}, second_class[2] = {0, 1};
-    assert_int_equal(mlp_loss_value(net, first_class, &value), MLP_OK);
+/* Logits that overflowed to infinity (3e38 times an input of 10) still give
+ * the exact loss where the target agrees with the saturated output, since
+ * a term whose target weight is zero contributes nothing; elsewhere the
+ * loss is infinite and refused. */
+static void test_overflowed_logits_keep_exact_loss(void **state)
+{
+    (void)state;
+    const float up = 3e38f, down = -3e38f, zero = 0.0f, one = 1.0f, half = 0.5f;
+    float value = NAN;
+    assert_int_equal(output_loss(MLP_BCE, MLP_SIGMOID, &up, 1, 10.0f, &one, &value),
+                     MLP_OK);
     assert_true(value == 0.0f);
-    assert_int_equal(mlp_loss_value(net, second_class, &value), MLP_ERR_NUMERIC);
-    mlp_net_free(net);
+    assert_int_equal(output_loss(MLP_BCE, MLP_SIGMOID, &up, 1, 10.0f, &zero, &value),
+                     MLP_ERR_NUMERIC);
+    assert_int_equal(output_loss(MLP_BCE, MLP_SIGMOID, &up, 1, 10.0f, &half, &value),
+                     MLP_ERR_NUMERIC);
+    value = NAN;
+    assert_int_equal(output_loss(MLP_BCE, MLP_SIGMOID, &down, 1, 10.0f, &zero, &value),
+                     MLP_OK);
+    assert_true(value == 0.0f);
+    assert_int_equal(output_loss(MLP_BCE, MLP_SIGMOID, &down, 1, 10.0f, &one, &value),
+                     MLP_ERR_NUMERIC);
+    /* softmax: a class at -infinity has probability 0 */
+    const float W[2] = {0.0f, down}, first_class[2] = {1, 0}, second_class[2] = {0, 1};
+    value = NAN;
+    assert_int_equal(
+        output_loss(MLP_CROSS_ENTROPY, MLP_SOFTMAX, W, 2, 10.0f, first_class, &value),
+        MLP_OK);
+    assert_true(value == 0.0f);
+    assert_int_equal(
+        output_loss(MLP_CROSS_ENTROPY, MLP_SOFTMAX, W, 2, 10.0f, second_class, &value),
+        MLP_ERR_NUMERIC);
 }
 
 /* Cross-entropy's loss to float precision at both extremes: huge tied
@@ -943,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_second_backward_refused_keeps_deltas),
         cmocka_unit_test(test_train_batch_matches_separate_calls),
         cmocka_unit_test(test_saturated_outputs_keep_exact_loss),
+        cmocka_unit_test(test_overflowed_logits_keep_exact_loss),
         cmocka_unit_test(test_cross_entropy_loss_is_accurate_at_extremes),
         cmocka_unit_test(test_db_is_column_sums_of_delta),
         cmocka_unit_test(test_alloc_is_cache_line_aligned),
