@@ -134,9 +134,22 @@ mlp_status mlp_layer_activation(const mlp_net *net, size_t layer, mlp_activation
  * *W is n_out x n_in row-major, *b has n_out entries. Any of W, b, n_out,
  * n_in may be NULL when not wanted. The views stay valid until the next
  * mlp_net_add_dense or mlp_net_free.
+ * Writable views cost a little speed for the network's life: an optimizer
+ * step cannot see what was written through them, so once W or b has been
+ * asked for, every step of a network of 256 or more parameters reads them
+ * once more before it updates them. To read only, use
+ * mlp_layer_params_const, which costs nothing.
  * Returns MLP_ERR_ARG (net NULL, layer out of range). */
 mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,
                             size_t *n_out, size_t *n_in);
+
+/* Read-only views of layer `layer`'s parameters, as mlp_layer_params gives
+ * them: *W is n_out x n_in row-major, *b has n_out entries, any pointer may
+ * be NULL when not wanted, and the views stay valid until the next
+ * mlp_net_add_dense or mlp_net_free.
+ * Returns MLP_ERR_ARG (net NULL, layer out of range). */
+mlp_status mlp_layer_params_const(const mlp_net *net, size_t layer, const float **W,
+                                  const float **b, size_t *n_out, size_t *n_in);
 
 /* Read-only views of layer `layer`'s gradients from the last mlp_backward:
  * dW (n_out x n_in) and db (n_out) are gradients of the batch-mean loss.

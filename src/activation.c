@@ -24,8 +24,8 @@ bool mlp_activation_valid(mlp_activation act)
  * overflows. Every argument is then <= 0, the domain of the library's own
  * exponential, whose loop vectorizes where one of expf calls does not; it
  * gives exactly 1 at the maximum, as cross-entropy's loss needs (loss.c).
- * The sum stays in double, in order. */
-static void softmax_row(const float *restrict z, float *restrict a, size_t n)
+ * The sum stays in double, in order. Returns the row's largest a. */
+static float softmax_row(const float *restrict z, float *restrict a, size_t n)
 {
     float max = z[0];
     for (size_t j = 1; j < n; j++)
@@ -36,111 +36,120 @@ static void softmax_row(const float *restrict z, float *restrict a, size_t n)
     for (size_t j = 0; j < n; j++)
         sum += a[j];
     float inv = (float)(1.0 / sum);
-    for (size_t j = 0; j < n; j++)
+    int32_t a_bits = 0;
+    for (size_t j = 0; j < n; j++) {
         a[j] *= inv;
+        a_bits = mlp_max_bits(a_bits, mlp_abs_bits(a[j]));
+    }
+    return mlp_from_abs_bits(a_bits);
 }
 
-static void softmax_forward(const float *restrict b, float *restrict Z, float *restrict A,
-                            size_t m, size_t n)
+static float softmax_forward(const float *restrict b, float *restrict Z,
+                             float *restrict A, size_t m, size_t n)
 {
+    float a_max = 0.0f;
     for (size_t i = 0; i < m; i++) {
         float *z = Z + i * n;
         for (size_t j = 0; j < n; j++)
             z[j] += b[j];
-        softmax_row(z, A + i * n, n);
+        a_max = fmaxf(a_max, softmax_row(z, A + i * n, n));
     }
+    return a_max;
 }
 
-/* z <- z + b and a = g(z), row by row; inlined with a constant act. */
-static inline void forward_rows(mlp_activation act, const float *restrict b,
-                                float *restrict Z, float *restrict A, size_t m, size_t n)
+/* z <- z + b and a = g(z), row by row, returning the largest |a|; inlined
+ * with a constant act. */
+static inline float forward_rows(mlp_activation act, const float *restrict b,
+                                 float *restrict Z, float *restrict A, size_t m, size_t n)
 {
+    int32_t a_bits = 0;
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {
             float z = Z[i * n + j] + b[j];
+            float a = mlp_activation_value(act, z);
             Z[i * n + j] = z;
-            A[i * n + j] = mlp_activation_value(act, z);
+            A[i * n + j] = a;
+            a_bits = mlp_max_bits(a_bits, mlp_abs_bits(a));
         }
+    return mlp_from_abs_bits(a_bits);
 }
 
 /* mlp_activation_forward for each vector width (MLP_VECTOR_CLONES: clones
  * are static, a wrapper exports them, as clang 14 links no other way). */
-static MLP_VECTOR_CLONES void forward_pass(mlp_activation act, const float *b, float *Z,
-                                           float *A, size_t m, size_t n)
+static MLP_VECTOR_CLONES float forward_pass(mlp_activation act, const float *b, float *Z,
+                                            float *A, size_t m, size_t n)
 {
     switch (act) {
     case MLP_IDENTITY:
-        forward_rows(MLP_IDENTITY, b, Z, A, m, n);
-        break;
+        return forward_rows(MLP_IDENTITY, b, Z, A, m, n);
     case MLP_SIGMOID:
-        forward_rows(MLP_SIGMOID, b, Z, A, m, n);
-        break;
+        return forward_rows(MLP_SIGMOID, b, Z, A, m, n);
     case MLP_TANH:
-        forward_rows(MLP_TANH, b, Z, A, m, n);
-        break;
+        return forward_rows(MLP_TANH, b, Z, A, m, n);
     case MLP_RELU:
-        forward_rows(MLP_RELU, b, Z, A, m, n);
-        break;
+        return forward_rows(MLP_RELU, b, Z, A, m, n);
     case MLP_LEAKY_RELU:
-        forward_rows(MLP_LEAKY_RELU, b, Z, A, m, n);
-        break;
+        return forward_rows(MLP_LEAKY_RELU, b, Z, A, m, n);
     case MLP_SOFTMAX:
-        softmax_forward(b, Z, A, m, n);
-        break;
+        return softmax_forward(b, Z, A, m, n);
     }
+    return INFINITY; /* not reached: act was checked when the layer was added */
 }
 
 /* delta <- delta (.) g'(Z) and db = the column sums of the result, row
- * after row (the first row writes db); inlined with a constant act. */
-static inline void backward_rows(mlp_activation act, const float *restrict Z,
-                                 const float *restrict A, float *restrict delta,
-                                 float *restrict db, size_t m, size_t n)
+ * after row (the first row writes db), returning the largest |delta|;
+ * inlined with a constant act. */
+static inline float backward_rows(mlp_activation act, const float *restrict Z,
+                                  const float *restrict A, float *restrict delta,
+                                  float *restrict db, size_t m, size_t n)
 {
+    int32_t d_bits = 0;
     for (size_t j = 0; j < n; j++) {
-        delta[j] = mlp_activation_backprop(act, Z[j], A[j], delta[j]);
-        db[j] = delta[j];
+        float d = mlp_activation_backprop(act, Z[j], A[j], delta[j]);
+        delta[j] = d;
+        db[j] = d;
+        d_bits = mlp_max_bits(d_bits, mlp_abs_bits(d));
     }
     for (size_t i = 1; i < m; i++)
         for (size_t j = 0; j < n; j++) {
             const size_t k = i * n + j;
-            delta[k] = mlp_activation_backprop(act, Z[k], A[k], delta[k]);
-            db[j] += delta[k];
+            float d = mlp_activation_backprop(act, Z[k], A[k], delta[k]);
+            delta[k] = d;
+            db[j] += d;
+            d_bits = mlp_max_bits(d_bits, mlp_abs_bits(d));
         }
+    return mlp_from_abs_bits(d_bits);
 }
 
 /* mlp_activation_backward for each vector width. */
-static MLP_VECTOR_CLONES void backward_pass(mlp_activation act, const float *Z,
-                                            const float *A, float *delta, float *db,
-                                            size_t m, size_t n)
+static MLP_VECTOR_CLONES float backward_pass(mlp_activation act, const float *Z,
+                                             const float *A, float *delta, float *db,
+                                             size_t m, size_t n)
 {
     switch (act) {
     case MLP_IDENTITY:
     case MLP_SOFTMAX: /* only reached fused with cross-entropy, never here */
-        backward_rows(MLP_IDENTITY, Z, A, delta, db, m, n);
-        break;
+        return backward_rows(MLP_IDENTITY, Z, A, delta, db, m, n);
     case MLP_SIGMOID:
-        backward_rows(MLP_SIGMOID, Z, A, delta, db, m, n);
-        break;
+        return backward_rows(MLP_SIGMOID, Z, A, delta, db, m, n);
     case MLP_TANH:
-        backward_rows(MLP_TANH, Z, A, delta, db, m, n);
-        break;
+        return backward_rows(MLP_TANH, Z, A, delta, db, m, n);
     case MLP_RELU:
-        backward_rows(MLP_RELU, Z, A, delta, db, m, n);
-        break;
+        return backward_rows(MLP_RELU, Z, A, delta, db, m, n);
     case MLP_LEAKY_RELU:
-        backward_rows(MLP_LEAKY_RELU, Z, A, delta, db, m, n);
-        break;
+        return backward_rows(MLP_LEAKY_RELU, Z, A, delta, db, m, n);
     }
+    return INFINITY; /* not reached */
 }
 
-void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
-                            size_t m, size_t n)
+float mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
+                             size_t m, size_t n)
 {
-    forward_pass(act, b, Z, A, m, n);
+    return forward_pass(act, b, Z, A, m, n);
 }
 
-void mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
-                             float *delta, float *db, size_t m, size_t n)
+float mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
+                              float *delta, float *db, size_t m, size_t n)
 {
-    backward_pass(act, Z, A, delta, db, m, n);
+    return backward_pass(act, Z, A, delta, db, m, n);
 }

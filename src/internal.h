@@ -128,6 +128,31 @@ static inline int mlp_not_finite(float x)
     return !(fabsf(x) <= FLT_MAX);
 }
 
+/* The bits of |x| as an integer. For floats without a sign the order of
+ * these integers is that of the numbers, with infinity and then NaN above
+ * every finite value; and an integer maximum vectorizes, where a float one
+ * would not without -ffast-math. So the largest |x| of a block is tracked
+ * as mlp_max_bits of these, then read back by mlp_from_abs_bits. */
+static inline int32_t mlp_abs_bits(float x)
+{
+    int32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits & 0x7fffffff;
+}
+static inline int32_t mlp_max_bits(int32_t a, int32_t b)
+{
+    return a > b ? a : b;
+}
+/* The float whose bits mlp_abs_bits gave, NaN read as infinity. */
+static inline float mlp_from_abs_bits(int32_t bits)
+{
+    const int32_t inf_bits = 0x7f800000;
+    float x;
+    bits = bits < inf_bits ? bits : inf_bits;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
 /* ---- rng.c: xoshiro256** seeded with splitmix64, so a seed reproduces a
  * run bit for bit on every platform. ---- */
 typedef struct mlp_rng {
@@ -158,6 +183,8 @@ void mlp_matmul(mlp_product op, size_t M, size_t N, size_t K, const float *A,
                 const float *B, float *C);
 /* Whether every one of count floats is finite. */
 bool mlp_all_finite(const float *x, size_t count);
+/* The largest |x| of count floats: infinity when one is NaN or infinite. */
+float mlp_max_abs(const float *x, size_t count);
 /* Whether x is finite and above 0 (learning rates, norms, scales). */
 bool mlp_positive_finite(float x);
 /* Largest dimension the BLAS interface (int) accepts. */
@@ -292,14 +319,16 @@ static inline float mlp_activation_backprop(mlp_activation act, float z, float a
 }
 
 bool mlp_activation_valid(mlp_activation act);
-/* Z <- Z + 1 b^T, then A = g(Z), in one pass over the m x n matrix. */
-void mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
-                            size_t m, size_t n);
+/* Z <- Z + 1 b^T, then A = g(Z), in one pass over the m x n matrix.
+ * Returns the largest |A| (infinity for NaN), tracked in the same pass. */
+float mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
+                             size_t m, size_t n);
 /* delta <- delta (.) g'(Z), element-wise over m x n (identity for softmax,
  * which only cross-entropy's fused delta reaches), and in the same pass
- * db = the column sums of the new delta, the layer's bias gradient. */
-void mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
-                             float *delta, float *db, size_t m, size_t n);
+ * db = the column sums of the new delta, the layer's bias gradient.
+ * Returns the largest |delta| (infinity for NaN), tracked in that pass. */
+float mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
+                              float *delta, float *db, size_t m, size_t n);
 
 /* ---- data.c ---- */
 /* Whether a prediction row gets its target's class, the rule of
@@ -352,6 +381,8 @@ typedef struct mlp_layer {
     float *W, *b;         /* views into net->params */
     float *dW, *db;       /* views into net->grads, same layout */
     float *Z, *A, *delta; /* views into net->work, m_cap x n_out each */
+    float A_max;          /* largest |A| of the last forward pass, when the
+                             general path made A (tiny layers: not kept) */
 } mlp_layer;
 
 /* Each pass of a layer has two implementations with the same contract,
@@ -385,10 +416,11 @@ static inline size_t mlp_dense_tiny_rows(size_t n_in, size_t n_out)
     return mlp_dense_is_tiny(1, n_in, n_out) ? mlp_tiny_limit / (n_in * n_out) : 0;
 }
 
-/* Z = A_prev W^T + 1 b^T, A = g(Z). The tiny path is not for softmax. */
-void mlp_dense_forward_general(float *Z, float *A, const float *A_prev, const float *W,
-                               const float *b, size_t m, size_t n_in, size_t n_out,
-                               mlp_activation act);
+/* Z = A_prev W^T + 1 b^T, A = g(Z). The tiny path is not for softmax.
+ * The general path returns the largest |A|, as mlp_activation_forward. */
+float mlp_dense_forward_general(float *Z, float *A, const float *A_prev, const float *W,
+                                const float *b, size_t m, size_t n_in, size_t n_out,
+                                mlp_activation act);
 void mlp_dense_forward_tiny(float *Z, float *A, const float *A_prev, const float *W,
                             const float *b, size_t m, size_t n_in, size_t n_out,
                             mlp_activation act);
@@ -402,12 +434,14 @@ void mlp_dense_backward_params_tiny(float *dW, const float *delta, const float *
                                     size_t m, size_t n_in, size_t n_out);
 
 /* delta_prev = (delta W) (.) g'(Z_prev), the previous layer's delta, and
- * in the same pass db_prev = its column sums, that layer's bias gradient. */
-void mlp_dense_backward_input_general(float *delta_prev, float *db_prev,
-                                      const float *delta, const float *W,
-                                      const float *Z_prev, const float *A_prev,
-                                      mlp_activation act_prev, size_t m, size_t n_in,
-                                      size_t n_out);
+ * in the same pass db_prev = its column sums, that layer's bias gradient.
+ * The general path returns the largest |delta_prev|, as
+ * mlp_activation_backward. */
+float mlp_dense_backward_input_general(float *delta_prev, float *db_prev,
+                                       const float *delta, const float *W,
+                                       const float *Z_prev, const float *A_prev,
+                                       mlp_activation act_prev, size_t m, size_t n_in,
+                                       size_t n_out);
 void mlp_dense_backward_input_tiny(float *delta_prev, float *db_prev, const float *delta,
                                    const float *W, const float *Z_prev,
                                    const float *A_prev, mlp_activation act_prev, size_t m,
@@ -429,7 +463,26 @@ struct mlp_net {
     size_t m;       /* rows of the last forward pass, 0 if none */
     bool has_delta; /* a backward pass followed the last forward pass */
     bool has_grads; /* dW, db hold the gradients of some batch */
+    /* What the optimizer's bound reads instead of the blocks when it can
+     * (optimizer.c, step_bounded), for networks of mlp_bounded_min_params
+     * parameters or more: */
+    float X_max;           /* largest |X| of the last forward pass when the caller
+                              holds X until the backward pass, else infinity */
+    double grad_max;       /* at least every |dW|, |db| of the last backward pass;
+                              infinity when not known */
+    float params_max;      /* largest |p|, when params_max_known */
+    bool params_max_known; /* set by an update pass, cleared by any other
+                              write to the parameters */
+    bool params_exposed;   /* mlp_layer_params handed out writable views,
+                              through which p may change unseen: from then
+                              on params_max is never used */
 };
+/* Tells the network that its parameters were written other than by an
+ * optimizer step, so that the largest |p| the last step left is not used. */
+static inline void mlp_net_params_written(mlp_net *net)
+{
+    net->params_max_known = false;
+}
 
 /* Checks that the network can be trained: layers present, output
  * activation accepted by the loss. */
@@ -474,6 +527,10 @@ struct mlp_optimizer {
     float velocity_max;   /* when bounded: the largest |velocity| entry */
     float second_max;     /* when bounded, Adam: the largest second_moment */
 };
+/* From this many parameters on, an optimizer is bounded: a step is checked
+ * by step_bounded first, from the largest entries of the blocks; below,
+ * the exact check costs no more. */
+enum { mlp_bounded_min_params = 256 };
 /* The checks of mlp_sgd_create and mlp_adam_create on their settings. */
 bool mlp_sgd_settings_valid(float learning_rate, float momentum, float weight_decay);
 bool mlp_adam_settings_valid(float learning_rate, float beta1, float beta2, float epsilon,

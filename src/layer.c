@@ -15,14 +15,14 @@
 
 /* ---- the general path: the matrix core, then one pass for b and g ---- */
 
-void mlp_dense_forward_general(float *Z, float *A, const float *A_prev, const float *W,
-                               const float *b, size_t m, size_t n_in, size_t n_out,
-                               mlp_activation act)
+float mlp_dense_forward_general(float *Z, float *A, const float *A_prev, const float *W,
+                                const float *b, size_t m, size_t n_in, size_t n_out,
+                                mlp_activation act)
 {
     /* Z = A_prev W^T: (m x n_in)(n_in x n_out) */
     mlp_matmul(MLP_AB_T, m, n_out, n_in, A_prev, W, Z);
     /* Z += 1 b^T and A = g(Z) in the same pass */
-    mlp_activation_forward(act, b, Z, A, m, n_out);
+    return mlp_activation_forward(act, b, Z, A, m, n_out);
 }
 
 void mlp_dense_backward_params_general(float *dW, const float *delta, const float *A_prev,
@@ -32,14 +32,15 @@ void mlp_dense_backward_params_general(float *dW, const float *delta, const floa
     mlp_matmul(MLP_A_TB, n_out, n_in, m, delta, A_prev, dW);
 }
 
-void mlp_dense_backward_input_general(float *delta_prev, float *db_prev,
-                                      const float *delta, const float *W,
-                                      const float *Z_prev, const float *A_prev,
-                                      mlp_activation act_prev, size_t m, size_t n_in,
-                                      size_t n_out)
+float mlp_dense_backward_input_general(float *delta_prev, float *db_prev,
+                                       const float *delta, const float *W,
+                                       const float *Z_prev, const float *A_prev,
+                                       mlp_activation act_prev, size_t m, size_t n_in,
+                                       size_t n_out)
 {
     /* delta_prev = delta W: (m x n_out)(n_out x n_in) */
     mlp_matmul(MLP_AB, m, n_in, n_out, delta, W, delta_prev);
     /* (.) g'(Z_prev), and db_prev = its column sums in the same pass */
-    mlp_activation_backward(act_prev, Z_prev, A_prev, delta_prev, db_prev, m, n_in);
+    return mlp_activation_backward(act_prev, Z_prev, A_prev, delta_prev, db_prev, m,
+                                   n_in);
 }

@@ -488,6 +488,21 @@ bool mlp_all_finite(const float *x, size_t count)
     return true;
 }
 
+/* Compiled for each vector width, as every batch's check reads its input
+ * through it. */
+static MLP_VECTOR_CLONES float max_abs(const float *x, size_t count)
+{
+    int32_t bits = 0;
+    for (size_t k = 0; k < count; k++)
+        bits = mlp_max_bits(bits, mlp_abs_bits(x[k]));
+    return mlp_from_abs_bits(bits);
+}
+
+float mlp_max_abs(const float *x, size_t count)
+{
+    return max_abs(x, count);
+}
+
 bool mlp_positive_finite(float x)
 {
     return isfinite(x) && x > 0.0f;

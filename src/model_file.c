@@ -187,16 +187,14 @@ static mlp_status build_net(mlp_net **out, const model_shape *shape,
     if (status == MLP_OK)
         status = as_format(mlp_net_check_trainable(net));
     const unsigned char *p = bytes + HEADER_BYTES + shape->n_layers * LAYER_BYTES;
-    for (size_t l = 0; l < shape->n_layers && status == MLP_OK; l++) {
-        float *W, *b;
-        size_t n_out, n_in;
-        status = as_format(mlp_layer_params(net, l, &W, &b, &n_out, &n_in));
-        if (status == MLP_OK) {
-            mlp_get_floats(W, p, n_out * n_in);
-            p += 4 * n_out * n_in;
-            mlp_get_floats(b, p, n_out);
-            p += 4 * n_out;
-        }
+    /* the views themselves, not mlp_layer_params, which would mark the new
+     * network's parameters as exposed to the caller */
+    for (size_t l = 0; status == MLP_OK && l < shape->n_layers; l++) {
+        const mlp_layer *L = &net->layers[l];
+        mlp_get_floats(L->W, p, L->n_out * L->n_in);
+        p += 4 * L->n_out * L->n_in;
+        mlp_get_floats(L->b, p, L->n_out);
+        p += 4 * L->n_out;
     }
     if (status != MLP_OK) {
         mlp_net_free(net);

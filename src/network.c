@@ -232,6 +232,7 @@ mlp_status mlp_net_add_layers(mlp_net *net, size_t count, const size_t *n_output
     net->X = NULL;
     net->has_delta = false;
     net->has_grads = false;
+    mlp_net_params_written(net);
     bind_param_views(net);
     bind_work_views(net);
     return MLP_OK;
@@ -242,8 +243,8 @@ mlp_status mlp_net_add_dense(mlp_net *net, size_t n_outputs, mlp_activation act)
     return mlp_net_add_layers(net, 1, &n_outputs, &act);
 }
 
-mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,
-                            size_t *n_out, size_t *n_in)
+mlp_status mlp_layer_params_const(const mlp_net *net, size_t layer, const float **W,
+                                  const float **b, size_t *n_out, size_t *n_in)
 {
     if (!net || layer >= net->n_layers)
         return MLP_ERR_ARG;
@@ -256,6 +257,24 @@ mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,
         *n_out = L->n_out;
     if (n_in)
         *n_in = L->n_in;
+    return MLP_OK;
+}
+
+/* Writable views: the network can no longer know its largest |p| from the
+ * last update (mlp_net.params_exposed), for as long as the views live. */
+mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,
+                            size_t *n_out, size_t *n_in)
+{
+    mlp_status status = mlp_layer_params_const(net, layer, NULL, NULL, n_out, n_in);
+    if (status != MLP_OK)
+        return status;
+    const mlp_layer *L = &net->layers[layer];
+    if (W || b)
+        net->params_exposed = true;
+    if (W)
+        *W = L->W;
+    if (b)
+        *b = L->b;
     return MLP_OK;
 }
 
@@ -315,8 +334,9 @@ static mlp_status reserve_batch(mlp_net *net, size_t m)
     return MLP_OK;
 }
 
-/* Checks the arguments shared by mlp_forward and mlp_infer. */
-static mlp_status check_batch(const mlp_net *net, const float *X, size_t m)
+/* Checks the arguments shared by mlp_forward and mlp_infer; *X_max
+ * receives the largest |X|, which the same read finds. */
+static mlp_status check_batch(const mlp_net *net, const float *X, size_t m, float *X_max)
 {
     if (!net || !X || m == 0)
         return MLP_ERR_ARG;
@@ -326,27 +346,34 @@ static mlp_status check_batch(const mlp_net *net, const float *X, size_t m)
     size_t count;
     if (m > mlp_gemm_max_dim() || mlp_mul_overflows(m, net->n_inputs, &count))
         return MLP_ERR_SHAPE;
-    if (!mlp_all_finite(X, count))
-        return MLP_ERR_ARG;
-    return MLP_OK;
+    *X_max = mlp_max_abs(X, count);
+    return isinf(*X_max) ? MLP_ERR_ARG : MLP_OK;
 }
 
-/* The forward pass proper, on a checked batch that fits the work block.
- * Returns the output A^(L). */
-static const float *forward_pass(mlp_net *net, const float *X, size_t m)
+/* Whether layer L's forward pass takes the tiny path at batch size m. */
+static bool forward_is_tiny(const mlp_layer *L, size_t m)
+{
+    return m <= L->tiny_rows && L->act != MLP_SOFTMAX;
+}
+
+/* The forward pass proper, on a checked batch that fits the work block;
+ * X_max is its largest |X| if the caller holds X until the backward pass,
+ * else infinity. Returns the output A^(L). */
+static const float *forward_pass(mlp_net *net, const float *X, size_t m, float X_max)
 {
     const float *A_prev = X;
     for (size_t l = 0; l < net->n_layers; l++) {
         mlp_layer *L = &net->layers[l];
-        if (m <= L->tiny_rows && L->act != MLP_SOFTMAX)
+        if (forward_is_tiny(L, m))
             mlp_tiny_forward(L->Z, L->A, A_prev, L->W, L->b, m, L->n_in, L->n_out,
                              L->act);
         else
-            mlp_dense_forward_general(L->Z, L->A, A_prev, L->W, L->b, m, L->n_in,
-                                      L->n_out, L->act);
+            L->A_max = mlp_dense_forward_general(L->Z, L->A, A_prev, L->W, L->b, m,
+                                                 L->n_in, L->n_out, L->act);
         A_prev = L->A;
     }
     net->X = X;
+    net->X_max = X_max;
     net->m = m;
     net->has_delta = false;
     return A_prev;
@@ -356,11 +383,12 @@ mlp_status mlp_forward(mlp_net *net, const float *X, size_t m, const float **out
 {
     if (!out)
         return MLP_ERR_ARG;
-    mlp_status status = check_batch(net, X, m);
+    float X_max;
+    mlp_status status = check_batch(net, X, m, &X_max);
     if (status == MLP_OK)
         status = reserve_batch(net, m);
-    if (status == MLP_OK)
-        *out = forward_pass(net, X, m);
+    if (status == MLP_OK) /* X may change before mlp_backward: not bounded */
+        *out = forward_pass(net, X, m, INFINITY);
     return status;
 }
 
@@ -399,11 +427,56 @@ mlp_status mlp_loss_value(const mlp_net *net, const float *Y, float *loss)
     return status;
 }
 
+/* Batches of up to this many rows get a gradient bound: rounding in a sum
+ * of m terms multiplies its size by at most (1 + 2^-24)^m, below e here. */
+static const size_t bound_max_rows = (size_t)1 << 24;
+
+/* Whether the backward pass bounds its gradients (net->grad_max), which
+ * only a bounded optimizer reads. */
+static bool grads_bounded(const mlp_net *net)
+{
+    return net->n_params >= mlp_bounded_min_params && net->m <= bound_max_rows;
+}
+
+/* The largest |A_prev| of layer l's input in the last forward pass. A tiny
+ * layer's output has at most mlp_tiny_limit entries and is read here. */
+static float input_max(const mlp_net *net, size_t l)
+{
+    if (l == 0)
+        return net->X_max;
+    const mlp_layer *P = &net->layers[l - 1];
+    return forward_is_tiny(P, net->m) ? mlp_max_abs(P->A, net->m * P->n_out) : P->A_max;
+}
+
+/* A bound on every |dW| and |db| of layer l, given its largest |delta|, so
+ * that the optimizer can vouch for a step without reading the gradients.
+ * Each entry of dW = delta^T A_prev is a sum of m products of size at most
+ * delta_max A_prev_max, and each of db a sum of m entries of delta; the
+ * float sums, in any order, exceed that by at most a factor e
+ * (bound_max_rows), which 4 covers. A tiny layer's few entries (dW then db,
+ * at most 2 mlp_tiny_limit) are read instead. */
+static double layer_grad_bound(const mlp_net *net, size_t l, bool tiny, float delta_max)
+{
+    const mlp_layer *L = &net->layers[l];
+    if (tiny)
+        return mlp_max_abs(L->dW, L->n_out * (L->n_in + 1));
+    double a_max = fmax(input_max(net, l), 1.0);
+    if (isinf(a_max) || isinf(delta_max))
+        return INFINITY;
+    return 4.0 * (double)net->m * delta_max * a_max;
+}
+
 /* The backward pass below the output layer, whose Delta^(L) and db are in
- * place: each layer's dW, and the delta and db of the layer before it. */
+ * place: each layer's dW, and the delta and db of the layer before it; and
+ * the bound on them all (net->grad_max) from the largest |delta| and |A| of
+ * each layer, which the passes that make delta and A also find. */
 static void backward_layers(mlp_net *net)
 {
     const size_t m = net->m;
+    const bool bounded = grads_bounded(net);
+    const mlp_layer *top = &net->layers[net->n_layers - 1];
+    float delta_max = bounded ? mlp_max_abs(top->delta, m * top->n_out) : 0.0f;
+    double grad_max = 0.0;
     for (size_t l = net->n_layers; l-- > 0;) {
         mlp_layer *L = &net->layers[l];
         const float *A_prev = l > 0 ? net->layers[l - 1].A : net->X;
@@ -413,16 +486,22 @@ static void backward_layers(mlp_net *net)
         else
             mlp_dense_backward_params_general(L->dW, L->delta, A_prev, m, L->n_in,
                                               L->n_out);
+        if (bounded)
+            grad_max = fmax(grad_max, layer_grad_bound(net, l, tiny, delta_max));
         if (l == 0)
             break;
         mlp_layer *P = &net->layers[l - 1];
-        if (tiny)
+        if (tiny) {
             mlp_tiny_backward_input(P->delta, P->db, L->delta, L->W, P->Z, P->A, P->act,
                                     m, L->n_in, L->n_out);
-        else
-            mlp_dense_backward_input_general(P->delta, P->db, L->delta, L->W, P->Z, P->A,
-                                             P->act, m, L->n_in, L->n_out);
+            delta_max = bounded ? mlp_max_abs(P->delta, m * P->n_out) : 0.0f;
+        } else {
+            delta_max =
+                mlp_dense_backward_input_general(P->delta, P->db, L->delta, L->W, P->Z,
+                                                 P->A, P->act, m, L->n_in, L->n_out);
+        }
     }
+    net->grad_max = bounded ? grad_max : INFINITY;
     net->has_delta = true;
     net->has_grads = true;
 }
@@ -460,7 +539,10 @@ mlp_status mlp_backward(mlp_net *net, const float *Y, float *loss)
     double value;
     if (status == MLP_OK && net->has_delta)
         status = cached_loss(net, Y, &value);
-    return status == MLP_OK ? backward_from_output(net, Y, loss) : status;
+    if (status != MLP_OK)
+        return status;
+    net->X_max = INFINITY; /* X may have changed since its forward pass */
+    return backward_from_output(net, Y, loss);
 }
 
 /* mlp_forward then mlp_backward, with X and Y both checked before anything
@@ -470,7 +552,8 @@ mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y
 {
     if (!Y)
         return MLP_ERR_ARG;
-    mlp_status status = check_batch(net, X, m);
+    float X_max;
+    mlp_status status = check_batch(net, X, m, &X_max);
     size_t n_out = status == MLP_OK ? net_outputs(net) : 0, count;
     if (status == MLP_OK && mlp_mul_overflows(m, n_out, &count))
         status = MLP_ERR_SHAPE; /* Y could not exist; reserve_batch would refuse too */
@@ -480,7 +563,7 @@ mlp_status mlp_net_forward_backward(mlp_net *net, const float *X, const float *Y
         status = reserve_batch(net, m);
     if (status != MLP_OK)
         return status;
-    forward_pass(net, X, m);
+    forward_pass(net, X, m, X_max); /* X is the caller's until we return */
     return backward_from_output(net, Y, loss);
 }
 
@@ -517,7 +600,8 @@ mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out,
 {
     if (!out || !work)
         return MLP_ERR_ARG;
-    mlp_status status = check_batch(net, X, m);
+    float X_max;
+    mlp_status status = check_batch(net, X, m, &X_max);
     if (status != MLP_OK)
         return status;
     size_t needed = mlp_infer_workspace_size(net, m);

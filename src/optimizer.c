@@ -9,10 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-/* From this many parameters on, a step is checked by step_bounded first;
- * below, the exact check costs no more. */
-static const size_t bounded_min_params = 256;
-
 bool mlp_sgd_settings_valid(float learning_rate, float momentum, float weight_decay)
 {
     return mlp_positive_finite(learning_rate) && isfinite(weight_decay) &&
@@ -59,7 +55,7 @@ static mlp_status optimizer_new(mlp_optimizer **out, const mlp_net *net,
     opt->weight_decay = positive_zero(weight_decay);
     opt->velocity = velocity;
     opt->second_moment = second;
-    opt->bounded = net->n_params >= bounded_min_params;
+    opt->bounded = net->n_params >= mlp_bounded_min_params;
     *out = opt;
     return MLP_OK;
 }
@@ -178,47 +174,33 @@ static inline int sgd_any_bad(sgd_consts c, bool nesterov, const float *restrict
     return bad;
 }
 
-/* The bits of |x| as an integer. For floats without a sign the order of
- * these integers is that of the numbers, with infinity and then NaN above
- * every finite value; and an integer maximum vectorizes, where a float one
- * would not without -ffast-math. */
-static inline int32_t abs_bits(float x)
-{
-    int32_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    return bits & 0x7fffffff;
-}
+/* The largest entries an update pass leaves, tracked when the optimizer
+ * is bounded, so that the next step's bound can start from them instead of
+ * reading the blocks (step_bounded); 0 where untracked. */
+typedef struct update_maxima {
+    float p;  /* largest |p| */
+    float m1; /* largest |velocity|, or Adam's |m| */
+    float m2; /* Adam's largest v */
+} update_maxima;
 
-/* The float whose bits abs_bits gave, NaN read as infinity. */
-static inline float from_abs_bits(int32_t bits)
+/* The update pass, v NULL without momentum, tracking the maxima when
+ * asked to. */
+static inline update_maxima sgd_apply(sgd_consts c, bool nesterov, bool track,
+                                      float *restrict p, const float *restrict grad,
+                                      float *restrict v, size_t n)
 {
-    const int32_t inf_bits = 0x7f800000;
-    float x;
-    bits = bits < inf_bits ? bits : inf_bits;
-    memcpy(&x, &bits, sizeof x);
-    return x;
-}
-
-static inline int32_t max_bits(int32_t a, int32_t b)
-{
-    return a > b ? a : b;
-}
-
-/* Returns the largest |v_new| when asked to track it (the next step's
- * bound needs it), else 0. */
-static inline float sgd_apply(sgd_consts c, bool nesterov, bool track, float *restrict p,
-                              const float *restrict grad, float *restrict v, size_t n)
-{
-    int32_t v_max = 0;
+    int32_t p_bits = 0, v_bits = 0;
     for (size_t k = 0; k < n; k++) {
         float v_new;
         p[k] = sgd_update(c, nesterov, p[k], grad[k], v ? v[k] : 0.0f, &v_new);
         if (v)
             v[k] = v_new;
-        if (track)
-            v_max = max_bits(v_max, abs_bits(v_new));
+        if (track) {
+            p_bits = mlp_max_bits(p_bits, mlp_abs_bits(p[k]));
+            v_bits = mlp_max_bits(v_bits, mlp_abs_bits(v ? v_new : 0.0f));
+        }
     }
-    return from_abs_bits(v_max);
+    return (update_maxima){mlp_from_abs_bits(p_bits), mlp_from_abs_bits(v_bits), 0.0f};
 }
 
 /* Whether an SGD step would keep every parameter and velocity finite;
@@ -238,20 +220,24 @@ static inline bool sgd_step_finite(const mlp_optimizer *opt, const float *p,
     return !sgd_any_bad(c, false, p, grad, v, n);
 }
 
-/* The update pass; it also keeps velocity_max when steps are bounded. */
-static inline void sgd_step(mlp_optimizer *opt, float *p, const float *grad)
+/* The update pass, each variant its own loop; it tracks the maxima when
+ * steps are bounded. */
+static MLP_ALWAYS_INLINE update_maxima sgd_step(const mlp_optimizer *opt, float *p,
+                                                const float *grad)
 {
     const sgd_consts c = sgd_constants(opt);
     float *v = opt->velocity;
     const size_t n = opt->n_params;
+    if (!opt->bounded) {
+        if (!v)
+            return sgd_apply(c, false, false, p, grad, NULL, n);
+        return opt->nesterov ? sgd_apply(c, true, false, p, grad, v, n)
+                             : sgd_apply(c, false, false, p, grad, v, n);
+    }
     if (!v)
-        sgd_apply(c, false, false, p, grad, NULL, n);
-    else if (!opt->bounded)
-        opt->nesterov ? sgd_apply(c, true, false, p, grad, v, n)
-                      : sgd_apply(c, false, false, p, grad, v, n);
-    else
-        opt->velocity_max = opt->nesterov ? sgd_apply(c, true, true, p, grad, v, n)
-                                          : sgd_apply(c, false, true, p, grad, v, n);
+        return sgd_apply(c, false, true, p, grad, NULL, n);
+    return opt->nesterov ? sgd_apply(c, true, true, p, grad, v, n)
+                         : sgd_apply(c, false, true, p, grad, v, n);
 }
 
 /* Adam's step-dependent constants: lr/(1-b1^t), sqrt(1-b2^t), and the
@@ -303,41 +289,32 @@ static inline bool adam_step_finite(const mlp_optimizer *opt, const float *restr
     return !bad;
 }
 
-/* The update pass, keeping the largest |m| and v when asked to track them. */
-static inline void adam_apply(adam_consts c, bool track, float *restrict p,
-                              const float *restrict grad, float *restrict m1,
-                              float *restrict m2, size_t n, float *m1_max, float *m2_max)
+/* The update pass, tracking the maxima when asked to. */
+static inline update_maxima adam_apply(adam_consts c, bool track, float *restrict p,
+                                       const float *restrict grad, float *restrict m1,
+                                       float *restrict m2, size_t n)
 {
-    int32_t m1_bits = 0, m2_bits = 0;
+    int32_t p_bits = 0, m1_bits = 0, m2_bits = 0;
     for (size_t k = 0; k < n; k++) {
         p[k] = adam_update(c, p[k], grad[k], m1[k], m2[k], &m1[k], &m2[k]);
         if (track) {
-            m1_bits = max_bits(m1_bits, abs_bits(m1[k]));
-            m2_bits = max_bits(m2_bits, abs_bits(m2[k]));
+            p_bits = mlp_max_bits(p_bits, mlp_abs_bits(p[k]));
+            m1_bits = mlp_max_bits(m1_bits, mlp_abs_bits(m1[k]));
+            m2_bits = mlp_max_bits(m2_bits, mlp_abs_bits(m2[k]));
         }
     }
-    *m1_max = from_abs_bits(m1_bits);
-    *m2_max = from_abs_bits(m2_bits);
+    return (update_maxima){mlp_from_abs_bits(p_bits), mlp_from_abs_bits(m1_bits),
+                           mlp_from_abs_bits(m2_bits)};
 }
 
-static inline void adam_step(mlp_optimizer *opt, float *p, const float *grad)
+static MLP_ALWAYS_INLINE update_maxima adam_step(const mlp_optimizer *opt, float *p,
+                                                 const float *grad)
 {
     const adam_consts c = adam_constants(opt);
     float *m1 = opt->velocity, *m2 = opt->second_moment;
-    float *m1_max = &opt->velocity_max, *m2_max = &opt->second_max; /* 0 untracked */
     if (opt->bounded)
-        adam_apply(c, true, p, grad, m1, m2, opt->n_params, m1_max, m2_max);
-    else
-        adam_apply(c, false, p, grad, m1, m2, opt->n_params, m1_max, m2_max);
-}
-
-/* The largest |x| of n entries, as the update pass tracks it. */
-static float max_abs(const float *x, size_t n)
-{
-    int32_t bits = 0;
-    for (size_t k = 0; k < n; k++)
-        bits = max_bits(bits, abs_bits(x[k]));
-    return from_abs_bits(bits);
+        return adam_apply(c, true, p, grad, m1, m2, opt->n_params);
+    return adam_apply(c, false, p, grad, m1, m2, opt->n_params);
 }
 
 void mlp_optimizer_refresh_maxima(mlp_optimizer *opt)
@@ -345,9 +322,9 @@ void mlp_optimizer_refresh_maxima(mlp_optimizer *opt)
     if (!opt->bounded)
         return;
     if (opt->velocity)
-        opt->velocity_max = max_abs(opt->velocity, opt->n_params);
+        opt->velocity_max = mlp_max_abs(opt->velocity, opt->n_params);
     if (opt->second_moment)
-        opt->second_max = max_abs(opt->second_moment, opt->n_params);
+        opt->second_max = mlp_max_abs(opt->second_moment, opt->n_params);
 }
 
 /* ---- the bound that can vouch for a step without redoing it ---- */
@@ -363,10 +340,10 @@ static inline block_maxima max_abs_entries(const float *restrict p,
 {
     int32_t p_bits = 0, g_bits = 0;
     for (size_t k = 0; k < n; k++) {
-        p_bits = max_bits(p_bits, abs_bits(p[k]));
-        g_bits = max_bits(g_bits, abs_bits(grad[k]));
+        p_bits = mlp_max_bits(p_bits, mlp_abs_bits(p[k]));
+        g_bits = mlp_max_bits(g_bits, mlp_abs_bits(grad[k]));
     }
-    return (block_maxima){from_abs_bits(p_bits), from_abs_bits(g_bits)};
+    return (block_maxima){mlp_from_abs_bits(p_bits), mlp_from_abs_bits(g_bits)};
 }
 
 /* Below this every bound keeps the float arithmetic of a step finite, with
@@ -402,36 +379,53 @@ static inline bool adam_bound_holds(const mlp_optimizer *opt, block_maxima m)
            m.p * fabs((double)c.decay) + move < bound_limit;
 }
 
-/* Whether a step is sure to keep every parameter and optimizer state
- * finite, judged from the largest entries alone: one read of parameters
- * and gradients, where the exact check reads every block and redoes the
- * update's arithmetic. All comparisons are false for NaN or infinity, so a
- * non-finite parameter or gradient goes to the exact check, which refuses
- * the step; so does every step the bound cannot vouch for. */
-static inline bool step_bounded(const mlp_optimizer *opt, const float *p,
-                                const float *grad)
+static inline bool bound_holds(const mlp_optimizer *opt, block_maxima m)
 {
-    if (!opt->bounded)
-        return false;
-    block_maxima m = max_abs_entries(p, grad, opt->n_params);
     return opt->kind == MLP_OPT_SGD ? sgd_bound_holds(opt, m) : adam_bound_holds(opt, m);
 }
 
-/* A step that would make any parameter or optimizer state non-finite is
- * refused as a whole: checking first costs one read-only pass, and leaves
- * the last good parameters in place, as SPEC.md's "never silently NaN"
- * promise needs. From 256 parameters that pass is usually step_bounded's.
- * Compiled for each vector width (MLP_VECTOR_CLONES). */
-static MLP_VECTOR_CLONES bool try_step(mlp_optimizer *opt, float *p, const float *grad)
+/* Whether a step is sure to keep every parameter and optimizer state
+ * finite, judged from the largest entries alone, where the exact check
+ * reads every block and redoes the update's arithmetic. First from what
+ * the network already knows, with no pass at all: the largest |p| the last
+ * update left, unless writable pointers to p were handed out since
+ * (mlp_layer_params), and the bound on |g| of the last backward pass
+ * (network.c, gradient_bound). Then, if those cannot vouch for the step,
+ * from one read of parameters and gradients. All comparisons are false for
+ * NaN or infinity, so a non-finite parameter or gradient goes to the exact
+ * check, which refuses the step; so does every step the bound cannot vouch
+ * for. */
+static inline bool step_bounded(const mlp_optimizer *opt, const mlp_net *net)
 {
+    if (!opt->bounded)
+        return false;
+    if (net->params_max_known && !net->params_exposed &&
+        bound_holds(opt, (block_maxima){net->params_max, net->grad_max}))
+        return true;
+    return bound_holds(opt, max_abs_entries(net->params, net->grads, opt->n_params));
+}
+
+/* A step that would make any parameter or optimizer state non-finite is
+ * refused as a whole: checking first leaves the last good parameters in
+ * place, as SPEC.md's "never silently NaN" promise needs. From 256
+ * parameters the check is usually step_bounded's, and the update pass
+ * tracks the maxima that the next step's bound starts from. Compiled for
+ * each vector width (MLP_VECTOR_CLONES). */
+static MLP_VECTOR_CLONES bool try_step(mlp_optimizer *opt, mlp_net *net)
+{
+    float *p = net->params;
+    const float *grad = net->grads;
     const bool sgd = opt->kind == MLP_OPT_SGD;
-    if (!step_bounded(opt, p, grad) &&
+    if (!step_bounded(opt, net) &&
         !(sgd ? sgd_step_finite(opt, p, grad) : adam_step_finite(opt, p, grad)))
         return false;
-    if (sgd)
-        sgd_step(opt, p, grad);
-    else
-        adam_step(opt, p, grad);
+    update_maxima m = sgd ? sgd_step(opt, p, grad) : adam_step(opt, p, grad);
+    if (opt->bounded) {
+        opt->velocity_max = m.m1;
+        opt->second_max = m.m2;
+        net->params_max = m.p;
+        net->params_max_known = true;
+    }
     return true;
 }
 
@@ -443,7 +437,7 @@ mlp_status mlp_optimizer_step(mlp_optimizer *opt, mlp_net *net)
         return MLP_ERR_SHAPE;
     if (!net->has_grads)
         return MLP_ERR_STATE;
-    if (!try_step(opt, net->params, net->grads))
+    if (!try_step(opt, net))
         return MLP_ERR_NUMERIC;
     if (opt->steps < UINT64_MAX) /* a loaded count may be the largest */
         opt->steps++;

@@ -472,6 +472,370 @@ static void test_bound_refuses_a_nan_parameter(void **state)
     mlp_net_free(net);
 }
 
+/* ---- the bound from what the network already knows ---- */
+
+/* After an update pass the network knows its largest |p|, and after a
+ * backward pass of mlp_train_batch a bound on its gradients from the
+ * largest |delta| and |A| (src/network.c), so that a step can be vouched
+ * for without reading p and g. These tests train through mlp_train_batch
+ * and read the parameters with mlp_layer_params_const, so that path is the
+ * one taken, and each builds a step that the path must refuse. */
+
+/* test_bounded_steps_are_exact_updates through mlp_train_batch: from the
+ * second step on, the update is vouched for from the known maxima, and it
+ * still gives the formulas' bits, step after step. */
+static void test_known_maxima_steps_are_exact_updates(void **state)
+{
+    (void)state;
+    float X[3 * 16], Y[3 * 4];
+    test_rng rng = {22};
+    test_fill_uniform(&rng, X, 48, -1, 1);
+    test_fill_uniform(&rng, Y, 12, -1, 1);
+    for (int kind = 0; kind < HAND_KINDS; kind++) {
+        mlp_net *net = bounded_net();
+        size_t n = mlp_net_param_count(net);
+        float *m1 = calloc(n, sizeof *m1), *m2 = calloc(n, sizeof *m2);
+        assert_true(m1 && m2);
+        mlp_optimizer *opt = hand_optimizer(net, kind);
+        for (int t = 1; t <= 4; t++) {
+            float *p = snapshot_params(net);
+            assert_int_equal(mlp_train_batch(net, opt, X, Y, 3, NULL), MLP_OK);
+            float *g = snapshot_grads(net);
+            hand_step(kind, t, p, g, m1, m2, n);
+            expect_params_equal(net, p);
+            free(g);
+        }
+        free(m1);
+        free(m2);
+        mlp_optimizer_free(opt);
+        mlp_net_free(net);
+    }
+}
+
+/* A copy of net through a saved buffer: the same parameters, in a network
+ * whose parameters were never handed out as writable views. */
+static mlp_net *loaded_copy(const mlp_net *net)
+{
+    size_t size, written;
+    assert_int_equal(mlp_net_saved_size(net, &size), MLP_OK);
+    void *buf = malloc(size);
+    assert_non_null(buf);
+    assert_int_equal(mlp_net_save_buffer(net, buf, size, &written), MLP_OK);
+    mlp_net *copy = NULL;
+    assert_int_equal(mlp_net_load_buffer(&copy, buf, written), MLP_OK);
+    free(buf);
+    return copy;
+}
+
+/* mlp_train_batch, which must refuse the step and leave every parameter
+ * as it was. */
+static void expect_step_refused(mlp_net *net, mlp_optimizer *opt, const float *X,
+                                const float *Y, size_t m)
+{
+    float *before = snapshot_params(net);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, m, NULL), MLP_ERR_NUMERIC);
+    expect_params_equal(net, before);
+}
+
+/* One-hot targets for m rows of k classes, row i of class i mod k: on
+ * equal rows, which saturate the softmax at one class, some row misses. */
+static void cycling_targets(float *Y, size_t m, size_t k)
+{
+    memset(Y, 0, m * k * sizeof *Y);
+    for (size_t i = 0; i < m; i++)
+        Y[i * k + i % k] = 1.0f;
+}
+
+/* The largest |p| an update pass leaves must be that of the new p. SGD
+ * and AdamW with lr 6 and weight decay 1 multiply p by -5 every step; with
+ * inputs of 0 the weights get no gradient and the softmax outputs' loss
+ * stays finite, so p grows 5-fold a step until a step would take it past
+ * FLT_MAX, after some 50 steps. That step must be refused, with every
+ * parameter still finite. */
+static void test_known_params_max_follows_the_updates(void **state)
+{
+    (void)state;
+    float X[2 * 64] = {0}, Y[2 * 4];
+    cycling_targets(Y, 2, 4);
+    for (int adam = 0; adam <= 1; adam++) {
+        mlp_net *net = make_net(64, MLP_CROSS_ENTROPY, 7, 1, (const size_t[]){4},
+                                (const mlp_activation[]){MLP_SOFTMAX});
+        mlp_optimizer *opt;
+        assert_int_equal(
+            adam ? mlp_adamw_create(&opt, net, 6.0f, 0.9f, 0.999f, 1e-8f, 1.0f)
+                 : mlp_sgd_create(&opt, net, 6.0f, 0.0f, 1.0f),
+            MLP_OK);
+        mlp_status status = MLP_OK;
+        int steps = 0;
+        while (status == MLP_OK && steps < 200) {
+            float *before = snapshot_params(net);
+            status = mlp_train_batch(net, opt, X, Y, 2, NULL);
+            steps++;
+            if (status == MLP_OK)
+                free(before);
+            else
+                expect_params_equal(net, before);
+        }
+        assert_int_equal(status, MLP_ERR_NUMERIC);
+        assert_true(steps > 40);
+        float *p = snapshot_params(net);
+        for (size_t k = 0; k < mlp_net_param_count(net); k++)
+            assert_true(isfinite(p[k]));
+        free(p);
+        mlp_optimizer_free(opt);
+        mlp_net_free(net);
+    }
+}
+
+/* Writable views let the caller change p where no update pass sees it, so
+ * the bound must read p again for as long as they may live. The views are
+ * taken first and three steps follow, each leaving its largest |p|; then a
+ * weight whose input is always 0 is set to 3e38. Forward and backward stay
+ * finite, but weight decay 2 makes its g 6e38, past FLT_MAX, which a bound
+ * trusting the last update's largest |p| would not see. */
+static void test_bound_reads_params_written_through_views(void **state)
+{
+    (void)state;
+    float X[2 * 16], Y[2 * 4];
+    test_rng rng = {23};
+    test_fill_uniform(&rng, X, 32, -1, 1);
+    test_fill_uniform(&rng, Y, 8, -1, 1);
+    X[5] = X[16 + 5] = 0.0f;
+    mlp_net *net = bounded_net();
+    float *W;
+    assert_int_equal(mlp_layer_params(net, 0, &W, NULL, NULL, NULL), MLP_OK);
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.01f, 0.9f, 2.0f), MLP_OK);
+    for (int t = 0; t < 3; t++)
+        assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
+    W[5] = 3e38f; /* unit 0, input 5 */
+    expect_step_refused(net, opt, X, Y, 2);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* The gradient bound must count the inputs: a 64-4 softmax network (260
+ * parameters) takes two ordinary steps, then a batch of inputs of 1e30
+ * with lr 1e10. The loss stays finite, but the weights would move by about
+ * 1e40; from |delta| alone (at most 1) the bound would vouch for it. */
+static void test_gradient_bound_counts_the_inputs(void **state)
+{
+    (void)state;
+    float X[2 * 64], Y[2 * 4];
+    test_rng rng = {24};
+    test_fill_uniform(&rng, X, 128, -1, 1);
+    cycling_targets(Y, 2, 4);
+    mlp_net *net = make_net(64, MLP_CROSS_ENTROPY, 7, 1, (const size_t[]){4},
+                            (const mlp_activation[]){MLP_SOFTMAX});
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.01f, 0.9f, 0.0f), MLP_OK);
+    for (int t = 0; t < 2; t++)
+        assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
+    for (int k = 0; k < 128; k++)
+        X[k] = 1e30f;
+    assert_int_equal(mlp_optimizer_set_lr(opt, 1e10f), MLP_OK);
+    expect_step_refused(net, opt, X, Y, 2);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* net with the weights of layer `layer` set to w in even rows (units) and
+ * -w in odd ones, so that no two units agree, as a loaded copy that never
+ * handed out writable views (net is freed). */
+static mlp_net *with_weights(mlp_net *net, size_t layer, float w)
+{
+    float *W;
+    size_t n_out, n_in;
+    assert_int_equal(mlp_layer_params(net, layer, &W, NULL, &n_out, &n_in), MLP_OK);
+    for (size_t j = 0; j < n_out; j++)
+        for (size_t k = 0; k < n_in; k++)
+            W[j * n_in + k] = j % 2 ? -w : w;
+    mlp_net *copy = loaded_copy(net);
+    mlp_net_free(net);
+    return copy;
+}
+
+/* And the output layer's delta, which softmax with cross-entropy keeps
+ * below 1 but MSE does not: on a 64-4 identity network (260 parameters),
+ * targets of 1e18 make it about 1e18 while the loss, about 1e36, stays
+ * finite, and lr 1e22 would move the biases by about 1e40. The inputs are
+ * then 0, so that only db shows it: its bound must not scale with them. */
+static void test_gradient_bound_counts_the_output_delta(void **state)
+{
+    (void)state;
+    float X[2 * 64], Y[2 * 4];
+    test_rng rng = {26};
+    test_fill_uniform(&rng, X, 128, -1, 1);
+    test_fill_uniform(&rng, Y, 8, -1, 1);
+    mlp_net *net = make_net(64, MLP_MSE, 7, 1, (const size_t[]){4},
+                            (const mlp_activation[]){MLP_IDENTITY});
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.01f, 0.9f, 0.0f), MLP_OK);
+    for (int t = 0; t < 2; t++)
+        assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
+    memset(X, 0, sizeof X);
+    for (int k = 0; k < 8; k++)
+        Y[k] = 1e18f;
+    assert_int_equal(mlp_optimizer_set_lr(opt, 1e22f), MLP_OK);
+    expect_step_refused(net, opt, X, Y, 2);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* A 64-4-2 network (270 parameters) at batch 2, where the 4-2 softmax
+ * layer takes the tiny path backward (4 x 2 x 2 <= 64) and the first layer
+ * the general one, with weights of +-1e20 in layer `huge`: a first step
+ * with lr 1e-30 passes, and one with lr 1e20 must be refused. The two rows
+ * are equal and their classes differ, so one misses. */
+static void expect_tiny_output_step_refused(size_t huge)
+{
+    float X[2 * 64], Y[2 * 2];
+    test_rng rng = {27};
+    test_fill_uniform(&rng, X, 64, -1, 1);
+    memcpy(X + 64, X, 64 * sizeof *X);
+    cycling_targets(Y, 2, 2);
+    mlp_net *net =
+        with_weights(make_net(64, MLP_CROSS_ENTROPY, 7, 2, (const size_t[]){4, 2},
+                              (const mlp_activation[]){MLP_IDENTITY, MLP_SOFTMAX}),
+                     huge, 1e20f);
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.0f, 0.0f), MLP_OK);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
+    assert_int_equal(mlp_optimizer_set_lr(opt, 1e20f), MLP_OK);
+    expect_step_refused(net, opt, X, Y, 2);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* A tiny layer's gradients are read, not bounded: first weights of 1e20
+ * make the hidden units, and so the output layer's dW, about 1e20, while
+ * the first layer's own gradients stay small. */
+static void test_gradient_bound_reads_a_tiny_layers_gradients(void **state)
+{
+    (void)state;
+    expect_tiny_output_step_refused(0);
+}
+
+/* Its bias gradients too: in a 64-4-2 ReLU/identity MSE network at batch
+ * 2, inputs of 0 leave every hidden unit at 0, so every weight gradient is
+ * 0, while targets of 1e18 make the output layer's db about 1e18 (the loss,
+ * about 1e36, stays finite) and lr 1e22 would move those biases by 1e40. */
+static void test_gradient_bound_reads_a_tiny_layers_biases(void **state)
+{
+    (void)state;
+    float X[2 * 64] = {0}, Y[2 * 2] = {0};
+    mlp_net *net = make_net(64, MLP_MSE, 7, 2, (const size_t[]){4, 2},
+                            (const mlp_activation[]){MLP_RELU, MLP_IDENTITY});
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.01f, 0.9f, 0.0f), MLP_OK);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
+    for (int k = 0; k < 4; k++)
+        Y[k] = 1e18f;
+    assert_int_equal(mlp_optimizer_set_lr(opt, 1e22f), MLP_OK);
+    expect_step_refused(net, opt, X, Y, 2);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* And the delta that a tiny layer's backward pass hands down: output
+ * weights of 1e20 keep the output layer's own gradients below 1 but make
+ * the first layer's delta, and so its dW, about 1e20. */
+static void test_gradient_bound_counts_a_tiny_layers_delta(void **state)
+{
+    (void)state;
+    expect_tiny_output_step_refused(1);
+}
+
+/* A network of 3 inputs, 4 units with activation act and 64 softmax
+ * outputs (336 parameters), whose first weights are 1e20 and -1e20. */
+static mlp_net *net_with_huge_first_weights(mlp_activation act)
+{
+    return with_weights(make_net(3, MLP_CROSS_ENTROPY, 9, 2, (const size_t[]){4, 64},
+                                 (const mlp_activation[]){act, MLP_SOFTMAX}),
+                        0, 1e20f);
+}
+
+/* The gradient bound must count the hidden activations, not only the
+ * inputs: with first weights of 1e20 and inputs of 1, the hidden units are
+ * about 3e20, and so are the output layer's dW. A first step with lr 1e-30
+ * passes; then lr 1e20 would move those weights past FLT_MAX. (Batch 8,
+ * where every layer takes the general path; SGD without momentum.) */
+static void test_gradient_bound_counts_hidden_activations(void **state)
+{
+    (void)state;
+    float X[8 * 3], Y[8 * 64];
+    for (int k = 0; k < 24; k++)
+        X[k] = 1.0f;
+    cycling_targets(Y, 8, 64);
+    mlp_net *net = net_with_huge_first_weights(MLP_IDENTITY);
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.0f, 0.0f), MLP_OK);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 8, NULL), MLP_OK);
+    assert_int_equal(mlp_optimizer_set_lr(opt, 1e20f), MLP_OK);
+    expect_step_refused(net, opt, X, Y, 8);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* The same when the hidden layer takes the tiny path at the new batch size:
+ * its largest |A| must come from this batch, not from the last batch that
+ * took the general path. Step 1 (batch 8, general path) has inputs of 0, so
+ * the hidden units are 0; step 2 (batch 1, tiny path: 3 x 4 x 1 <= 64) has
+ * inputs of 1, so they are 3e20. */
+static void test_gradient_bound_counts_tiny_layer_activations(void **state)
+{
+    (void)state;
+    float X[8 * 3] = {0}, Y[8 * 64];
+    cycling_targets(Y, 8, 64);
+    mlp_net *net = net_with_huge_first_weights(MLP_RELU);
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.9f, 0.0f), MLP_OK);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, 8, NULL), MLP_OK);
+    for (int k = 0; k < 3; k++)
+        X[k] = 1.0f;
+    assert_int_equal(mlp_optimizer_set_lr(opt, 1e20f), MLP_OK);
+    expect_step_refused(net, opt, X, Y, 1);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
+/* Nothing can know that X stays as it was until mlp_backward reads it
+ * again (the header asks for it, but the step must hold even when a caller
+ * breaks that): after mlp_forward, or after mlp_train_batch (a second
+ * backward pass on its batch), inputs changed to 1e30 make dW about 1e30
+ * while the loss, from the cached outputs, stays small, and lr 1e10 would
+ * move the weights past FLT_MAX. */
+static void test_bound_does_not_trust_inputs_after_forward(void **state)
+{
+    (void)state;
+    for (int after_train = 0; after_train <= 1; after_train++) {
+        float X[2 * 64], Y[2 * 4];
+        test_rng rng = {25};
+        test_fill_uniform(&rng, X, 128, -1, 1);
+        cycling_targets(Y, 2, 4);
+        mlp_net *net = make_net(64, MLP_CROSS_ENTROPY, 7, 1, (const size_t[]){4},
+                                (const mlp_activation[]){MLP_SOFTMAX});
+        mlp_optimizer *opt;
+        assert_int_equal(mlp_sgd_create(&opt, net, 0.01f, 0.9f, 0.0f), MLP_OK);
+        for (int t = 0; t < 2; t++)
+            assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
+        const float *out;
+        if (!after_train)
+            assert_int_equal(mlp_forward(net, X, 2, &out), MLP_OK);
+        for (int k = 0; k < 128; k++)
+            X[k] = 1e30f;
+        float loss;
+        assert_int_equal(mlp_backward(net, Y, &loss), MLP_OK);
+        assert_true(loss < 100.0f);
+        assert_int_equal(mlp_optimizer_set_lr(opt, 1e10f), MLP_OK);
+        float *before = snapshot_params(net);
+        assert_int_equal(mlp_optimizer_step(opt, net), MLP_ERR_NUMERIC);
+        expect_params_equal(net, before);
+        mlp_optimizer_free(opt);
+        mlp_net_free(net);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +855,17 @@ int main(void)
         cmocka_unit_test(test_bound_counts_adams_numerator),
         cmocka_unit_test(test_bound_counts_adams_second_moment),
         cmocka_unit_test(test_bound_refuses_a_nan_parameter),
+        cmocka_unit_test(test_known_maxima_steps_are_exact_updates),
+        cmocka_unit_test(test_known_params_max_follows_the_updates),
+        cmocka_unit_test(test_bound_reads_params_written_through_views),
+        cmocka_unit_test(test_gradient_bound_counts_the_inputs),
+        cmocka_unit_test(test_gradient_bound_counts_the_output_delta),
+        cmocka_unit_test(test_gradient_bound_reads_a_tiny_layers_gradients),
+        cmocka_unit_test(test_gradient_bound_reads_a_tiny_layers_biases),
+        cmocka_unit_test(test_gradient_bound_counts_a_tiny_layers_delta),
+        cmocka_unit_test(test_gradient_bound_counts_hidden_activations),
+        cmocka_unit_test(test_gradient_bound_counts_tiny_layer_activations),
+        cmocka_unit_test(test_bound_does_not_trust_inputs_after_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

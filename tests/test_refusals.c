@@ -343,6 +343,22 @@ static void test_layer_views_refuse_null_and_range(void **state)
     assert_int_equal(mlp_layer_params(NULL, 0, &W, NULL, NULL, NULL), MLP_ERR_ARG);
     assert_int_equal(mlp_layer_params(net, 2, &W, NULL, NULL, NULL), MLP_ERR_ARG);
     assert_int_equal(mlp_layer_params(net, 1, NULL, NULL, NULL, NULL), MLP_OK);
+    const float *W_view, *b_view;
+    float *b;
+    size_t n_out, n_in, n_out_view, n_in_view;
+    assert_int_equal(mlp_layer_params_const(NULL, 0, &W_view, NULL, NULL, NULL),
+                     MLP_ERR_ARG);
+    assert_int_equal(mlp_layer_params_const(net, 2, &W_view, NULL, NULL, NULL),
+                     MLP_ERR_ARG);
+    assert_int_equal(mlp_layer_params_const(net, 1, NULL, NULL, NULL, NULL), MLP_OK);
+    assert_int_equal(mlp_layer_params(net, 1, &W, &b, &n_out, &n_in), MLP_OK);
+    assert_int_equal(
+        mlp_layer_params_const(net, 1, &W_view, &b_view, &n_out_view, &n_in_view),
+        MLP_OK);
+    assert_ptr_equal(W_view, W);
+    assert_ptr_equal(b_view, b);
+    assert_int_equal(n_out_view, n_out);
+    assert_int_equal(n_in_view, n_in);
     assert_int_equal(mlp_layer_grads(NULL, 0, &view, NULL), MLP_ERR_ARG);
     assert_int_equal(mlp_layer_grads(net, 2, &view, NULL), MLP_ERR_ARG);
     assert_int_equal(mlp_layer_cache(NULL, 0, &view, NULL, NULL, NULL), MLP_ERR_ARG);

@@ -77,15 +77,15 @@ static inline mlp_net *make_net(size_t n_inputs, mlp_loss loss, uint64_t seed,
 
 /* Copies every layer's W and b, in layer order, into a new array of
  * mlp_net_param_count(net) floats (free it with free). */
-static inline float *snapshot_params(mlp_net *net)
+static inline float *snapshot_params(const mlp_net *net)
 {
     float *copy = malloc((mlp_net_param_count(net) + 1) * sizeof *copy);
     assert_non_null(copy);
     float *p = copy;
     for (size_t l = 0; l < mlp_net_layers(net); l++) {
-        float *W, *b;
+        const float *W, *b;
         size_t n_out, n_in;
-        assert_int_equal(mlp_layer_params(net, l, &W, &b, &n_out, &n_in), MLP_OK);
+        assert_int_equal(mlp_layer_params_const(net, l, &W, &b, &n_out, &n_in), MLP_OK);
         memcpy(p, W, n_out * n_in * sizeof *p);
         p += n_out * n_in;
         memcpy(p, b, n_out * sizeof *p);
@@ -96,7 +96,7 @@ static inline float *snapshot_params(mlp_net *net)
 }
 
 /* As snapshot_params, for the gradients of the last backward pass. */
-static inline float *snapshot_grads(mlp_net *net)
+static inline float *snapshot_grads(const mlp_net *net)
 {
     float *copy = malloc((mlp_net_param_count(net) + 1) * sizeof *copy);
     assert_non_null(copy);
@@ -104,7 +104,8 @@ static inline float *snapshot_grads(mlp_net *net)
     for (size_t l = 0; l < mlp_net_layers(net); l++) {
         const float *dW, *db;
         size_t n_out, n_in;
-        assert_int_equal(mlp_layer_params(net, l, NULL, NULL, &n_out, &n_in), MLP_OK);
+        assert_int_equal(mlp_layer_params_const(net, l, NULL, NULL, &n_out, &n_in),
+                         MLP_OK);
         assert_int_equal(mlp_layer_grads(net, l, &dW, &db), MLP_OK);
         memcpy(p, dW, n_out * n_in * sizeof *p);
         p += n_out * n_in;
