@@ -410,8 +410,10 @@ static mlp_status fit_setup(fit_run *run, mlp_net *net, mlp_optimizer *opt,
  * non-finite parameters or a non-finite loss after it. */
 static void undo_last_step(fit_run *run)
 {
-    if (run->has_backup)
+    if (run->has_backup) {
         memcpy(run->net->params, run->backup, run->net->n_params * sizeof *run->backup);
+        mlp_net_params_written(run->net);
+    }
 }
 
 /* The rows of the batch at position start of this epoch's order: gathered
@@ -442,10 +444,7 @@ static mlp_status train_step(fit_run *run, const float *Xb, const float *Yb, siz
                              float *loss)
 {
     mlp_net *net = run->net;
-    const float *out;
-    mlp_status status = mlp_forward(net, Xb, m, &out);
-    if (status == MLP_OK)
-        status = mlp_backward(net, Yb, loss);
+    mlp_status status = mlp_net_forward_backward(net, Xb, Yb, m, loss);
     if (status == MLP_OK && !isfinite(*loss))
         status = MLP_ERR_NUMERIC;
     if (status == MLP_ERR_NUMERIC)
