@@ -100,13 +100,13 @@ static double test_mse(mlp_net *net)
 }
 
 /* Whether two networks of the same shape hold the same parameter bits. */
-static int same_params(mlp_net *a, mlp_net *b)
+static int same_params(const mlp_net *a, const mlp_net *b)
 {
     for (size_t l = 0; l < mlp_net_layers(a); l++) {
-        float *Wa, *ba, *Wb, *bb;
+        const float *Wa, *ba, *Wb, *bb;
         size_t n_out, n_in;
-        mlp_layer_params(a, l, &Wa, &ba, &n_out, &n_in);
-        mlp_layer_params(b, l, &Wb, &bb, NULL, NULL);
+        mlp_layer_params_const(a, l, &Wa, &ba, &n_out, &n_in);
+        mlp_layer_params_const(b, l, &Wb, &bb, NULL, NULL);
         if (memcmp(Wa, Wb, n_out * n_in * sizeof *Wa) != 0 ||
             memcmp(ba, bb, n_out * sizeof *ba) != 0)
             return 0;

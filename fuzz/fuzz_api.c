@@ -4,7 +4,8 @@
  * to 16 units, any activation, any loss, zero sizes included); every
  * following byte picks an operation (forward, backward, optimizer create
  * and step, train_batch, predict, infer, save/load of the network and the
- * optimizer, clipping, fit, evaluate, growing the network...) whose
+ * optimizer, clipping, fit, evaluate, growing the network, writing a
+ * parameter through its views...) whose
  * arguments (batch sizes up to 8, float values from ordinary to NaN,
  * infinity and 1e38) come from the bytes after it.
  *
@@ -98,17 +99,19 @@ static void check_status(mlp_status s)
         abort();
 }
 
-/* A copy of every parameter, layer by layer (malloc'd; NULL when empty). */
-static float *snapshot(mlp_net *net, size_t *count)
+/* A copy of every parameter, layer by layer (malloc'd; NULL when empty),
+ * through read-only views, which leave the network as op_poke's writable
+ * ones do not. */
+static float *snapshot(const mlp_net *net, size_t *count)
 {
     *count = mlp_net_param_count(net);
     float *copy = malloc((*count + 1) * sizeof *copy), *p = copy;
     if (!copy)
         abort();
     for (size_t l = 0; l < mlp_net_layers(net); l++) {
-        float *W, *b;
+        const float *W, *b;
         size_t n_out, n_in;
-        if (mlp_layer_params(net, l, &W, &b, &n_out, &n_in) != MLP_OK)
+        if (mlp_layer_params_const(net, l, &W, &b, &n_out, &n_in) != MLP_OK)
             abort();
         memcpy(p, W, n_out * n_in * sizeof *p);
         p += n_out * n_in;
@@ -118,7 +121,7 @@ static float *snapshot(mlp_net *net, size_t *count)
     return copy;
 }
 
-static bool same_params(mlp_net *net, const float *before, size_t count)
+static bool same_params(const mlp_net *net, const float *before, size_t count)
 {
     size_t now_count;
     float *now = snapshot(net, &now_count);
@@ -127,7 +130,7 @@ static bool same_params(mlp_net *net, const float *before, size_t count)
     return same;
 }
 
-static bool params_finite(mlp_net *net)
+static bool params_finite(const mlp_net *net)
 {
     size_t count;
     float *p = snapshot(net, &count);
@@ -378,7 +381,27 @@ static mlp_status op_inspect(session *s, reader *r)
     check_status(mlp_layer_grads(s->net, layer, &dW, &db));
     check_status(mlp_layer_grad_norm(s->net, layer, &norm));
     check_status(mlp_layer_activation(s->net, layer, &act));
+    check_status(mlp_layer_params_const(s->net, layer, &Z, &A, NULL, NULL));
     return mlp_layer_params(s->net, layer, NULL, NULL, NULL, NULL);
+}
+
+/* Writes a value, extreme ones included, into a parameter through the
+ * writable views, as a caller may between steps: the steps after it must
+ * still refuse what they cannot take. */
+static mlp_status op_poke(session *s, reader *r)
+{
+    size_t layer = next_below(r, MAX_LAYERS + 1), n_out, n_in;
+    float *W, *b;
+    mlp_status st = mlp_layer_params(s->net, layer, &W, &b, &n_out, &n_in);
+    if (st != MLP_OK)
+        return st;
+    size_t k = next_below(r, MAX_UNITS * MAX_UNITS + MAX_UNITS) % (n_out * n_in + n_out);
+    float value = next_float(r);
+    if (k < n_out * n_in)
+        W[k] = value;
+    else
+        b[k - n_out * n_in] = value;
+    return MLP_OK;
 }
 
 static mlp_status op_set_lr(session *s, reader *r)
@@ -389,13 +412,15 @@ static mlp_status op_set_lr(session *s, reader *r)
 typedef mlp_status (*operation)(session *, reader *);
 
 static const operation operations[] = {
-    op_forward,   op_backward, op_optimizer, op_step, op_train_batch, op_predict_infer,
-    op_save_load, op_fit,      op_evaluate,  op_grow, op_inspect,     op_set_lr};
+    op_forward,       op_backward,  op_optimizer, op_step,     op_train_batch,
+    op_predict_infer, op_save_load, op_fit,       op_evaluate, op_grow,
+    op_inspect,       op_set_lr,    op_poke};
 
 static const char *const operation_names[] = {
     "forward",     "backward/loss_value", "optimizer_create", "step",
     "train_batch", "predict+infer",       "save+load",        "fit",
-    "evaluate",    "add_dense",           "inspect",          "set_lr"};
+    "evaluate",    "add_dense",           "inspect",          "set_lr",
+    "poke"};
 
 /* Reports a broken promise (libFuzzer then saves the input) and aborts. */
 static void fail(const char *why, size_t op, mlp_status st)
