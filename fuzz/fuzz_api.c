@@ -373,7 +373,7 @@ static mlp_status op_grow(session *s, reader *r)
 static mlp_status op_inspect(session *s, reader *r)
 {
     size_t layer = next_below(r, MAX_LAYERS + 3);
-    const float *Z, *A, *delta, *dW, *db;
+    const float *Z, *A, *delta, *dW, *db, *W, *b;
     size_t m;
     float norm;
     mlp_activation act;
@@ -381,7 +381,7 @@ static mlp_status op_inspect(session *s, reader *r)
     check_status(mlp_layer_grads(s->net, layer, &dW, &db));
     check_status(mlp_layer_grad_norm(s->net, layer, &norm));
     check_status(mlp_layer_activation(s->net, layer, &act));
-    check_status(mlp_layer_params_const(s->net, layer, &Z, &A, NULL, NULL));
+    check_status(mlp_layer_params_const(s->net, layer, &W, &b, NULL, NULL));
     return mlp_layer_params(s->net, layer, NULL, NULL, NULL, NULL);
 }
 

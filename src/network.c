@@ -260,8 +260,9 @@ mlp_status mlp_layer_params_const(const mlp_net *net, size_t layer, const float 
     return MLP_OK;
 }
 
-/* Writable views: the network can no longer know its largest |p| from the
- * last update (mlp_net.params_exposed), for as long as the views live. */
+/* Writable views: from now on the network does not trust the largest |p|
+ * its last update left (mlp_net.params_exposed), since the caller may
+ * write through them at any time. */
 mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,
                             size_t *n_out, size_t *n_in)
 {

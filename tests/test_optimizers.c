@@ -537,6 +537,22 @@ static void expect_step_refused(mlp_net *net, mlp_optimizer *opt, const float *X
     expect_params_equal(net, before);
 }
 
+/* steps calls of mlp_train_batch, each of which must succeed. */
+static void train_steps(mlp_net *net, mlp_optimizer *opt, const float *X, const float *Y,
+                        size_t m, int steps)
+{
+    for (int t = 0; t < steps; t++)
+        assert_int_equal(mlp_train_batch(net, opt, X, Y, m, NULL), MLP_OK);
+}
+
+/* A 64-4 softmax network with cross-entropy: 260 parameters, enough for
+ * the bound. */
+static mlp_net *softmax_64_4(void)
+{
+    return make_net(64, MLP_CROSS_ENTROPY, 7, 1, (const size_t[]){4},
+                    (const mlp_activation[]){MLP_SOFTMAX});
+}
+
 /* One-hot targets for m rows of k classes, row i of class i mod k: on
  * equal rows, which saturate the softmax at one class, some row misses. */
 static void cycling_targets(float *Y, size_t m, size_t k)
@@ -558,8 +574,7 @@ static void test_known_params_max_follows_the_updates(void **state)
     float X[2 * 64] = {0}, Y[2 * 4];
     cycling_targets(Y, 2, 4);
     for (int adam = 0; adam <= 1; adam++) {
-        mlp_net *net = make_net(64, MLP_CROSS_ENTROPY, 7, 1, (const size_t[]){4},
-                                (const mlp_activation[]){MLP_SOFTMAX});
+        mlp_net *net = softmax_64_4();
         mlp_optimizer *opt;
         assert_int_equal(
             adam ? mlp_adamw_create(&opt, net, 6.0f, 0.9f, 0.999f, 1e-8f, 1.0f)
@@ -606,8 +621,7 @@ static void test_bound_reads_params_written_through_views(void **state)
     assert_int_equal(mlp_layer_params(net, 0, &W, NULL, NULL, NULL), MLP_OK);
     mlp_optimizer *opt;
     assert_int_equal(mlp_sgd_create(&opt, net, 0.01f, 0.9f, 2.0f), MLP_OK);
-    for (int t = 0; t < 3; t++)
-        assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
+    train_steps(net, opt, X, Y, 2, 3);
     W[5] = 3e38f; /* unit 0, input 5 */
     expect_step_refused(net, opt, X, Y, 2);
     mlp_optimizer_free(opt);
@@ -625,12 +639,10 @@ static void test_gradient_bound_counts_the_inputs(void **state)
     test_rng rng = {24};
     test_fill_uniform(&rng, X, 128, -1, 1);
     cycling_targets(Y, 2, 4);
-    mlp_net *net = make_net(64, MLP_CROSS_ENTROPY, 7, 1, (const size_t[]){4},
-                            (const mlp_activation[]){MLP_SOFTMAX});
+    mlp_net *net = softmax_64_4();
     mlp_optimizer *opt;
     assert_int_equal(mlp_sgd_create(&opt, net, 0.01f, 0.9f, 0.0f), MLP_OK);
-    for (int t = 0; t < 2; t++)
-        assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
+    train_steps(net, opt, X, Y, 2, 2);
     for (int k = 0; k < 128; k++)
         X[k] = 1e30f;
     assert_int_equal(mlp_optimizer_set_lr(opt, 1e10f), MLP_OK);
@@ -671,8 +683,7 @@ static void test_gradient_bound_counts_the_output_delta(void **state)
                             (const mlp_activation[]){MLP_IDENTITY});
     mlp_optimizer *opt;
     assert_int_equal(mlp_sgd_create(&opt, net, 0.01f, 0.9f, 0.0f), MLP_OK);
-    for (int t = 0; t < 2; t++)
-        assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
+    train_steps(net, opt, X, Y, 2, 2);
     memset(X, 0, sizeof X);
     for (int k = 0; k < 8; k++)
         Y[k] = 1e18f;
@@ -813,12 +824,10 @@ static void test_bound_does_not_trust_inputs_after_forward(void **state)
         test_rng rng = {25};
         test_fill_uniform(&rng, X, 128, -1, 1);
         cycling_targets(Y, 2, 4);
-        mlp_net *net = make_net(64, MLP_CROSS_ENTROPY, 7, 1, (const size_t[]){4},
-                                (const mlp_activation[]){MLP_SOFTMAX});
+        mlp_net *net = softmax_64_4();
         mlp_optimizer *opt;
         assert_int_equal(mlp_sgd_create(&opt, net, 0.01f, 0.9f, 0.0f), MLP_OK);
-        for (int t = 0; t < 2; t++)
-            assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
+        train_steps(net, opt, X, Y, 2, 2);
         const float *out;
         if (!after_train)
             assert_int_equal(mlp_forward(net, X, 2, &out), MLP_OK);
