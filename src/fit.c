@@ -7,7 +7,8 @@
  * permutation, a one-step backup of the parameter block) and then runs
  * forward, backward, optional clipping and an optimizer step per batch
  * without allocating. The backup lets it undo the one step that made the
- * parameters or the next loss non-finite.
+ * next loss non-finite; a step that would make a parameter non-finite the
+ * optimizer refuses itself, changing nothing.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -406,8 +407,8 @@ static mlp_status fit_setup(fit_run *run, mlp_net *net, mlp_optimizer *opt,
     return status;
 }
 
-/* Puts back the parameters from before the last step, which produced
- * non-finite parameters or a non-finite loss after it. */
+/* Puts back the parameters from before the last step, which produced a
+ * non-finite loss after it. */
 static void undo_last_step(fit_run *run)
 {
     if (run->has_backup) {
@@ -438,16 +439,16 @@ static mlp_status batch_rows(fit_run *run, size_t start, size_t m, const float *
 
 /* Forward, backward, optional clipping and one step, keeping a copy of the
  * parameters from before the step. A non-finite loss means the previous
- * step went bad, so that step is undone; a step that makes a parameter
- * non-finite is undone at once. */
+ * step went bad, so that step is undone. A step that would make a parameter
+ * non-finite needs no undo: mlp_optimizer_step refuses it whole, so the
+ * parameters after a step that returned MLP_OK are finite without a pass
+ * to check them. */
 static mlp_status train_step(fit_run *run, const float *Xb, const float *Yb, size_t m,
                              float *loss)
 {
     mlp_net *net = run->net;
     mlp_status status = mlp_net_forward_backward(net, Xb, Yb, m, loss);
-    if (status == MLP_OK && !isfinite(*loss))
-        status = MLP_ERR_NUMERIC;
-    if (status == MLP_ERR_NUMERIC)
+    if (status == MLP_ERR_NUMERIC) /* the loss, with the last step's parameters */
         undo_last_step(run);
     if (status == MLP_OK && run->options->clip_norm > 0.0f)
         status = mlp_clip_grad_norm(net, run->options->clip_norm, NULL);
@@ -458,10 +459,6 @@ static mlp_status train_step(fit_run *run, const float *Xb, const float *Yb, siz
     if (status != MLP_OK)
         return status;
     run->has_backup = true;
-    if (!mlp_all_finite(net->params, net->n_params)) {
-        undo_last_step(run);
-        return MLP_ERR_NUMERIC;
-    }
     return MLP_OK;
 }
 
