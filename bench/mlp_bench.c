@@ -313,15 +313,15 @@ static inline __attribute__((always_inline)) float hand_xor_step(hand_xor *h,
     return (float)(0.5 * diff * diff);
 }
 
-static void hand_xor_init(hand_xor *h, mlp_net *net)
+static void hand_xor_init(hand_xor *h, const mlp_net *net)
 {
-    float *W, *b;
+    const float *W, *b;
     memset(h, 0, sizeof *h);
     h->first = true;
-    mlp_layer_params(net, 0, &W, &b, NULL, NULL);
+    mlp_layer_params_const(net, 0, &W, &b, NULL, NULL);
     memcpy(h->W1, W, sizeof h->W1);
     memcpy(h->b1, b, sizeof h->b1);
-    mlp_layer_params(net, 1, &W, &b, NULL, NULL);
+    mlp_layer_params_const(net, 1, &W, &b, NULL, NULL);
     memcpy(h->W2, W, sizeof h->W2);
     h->b2 = b[0];
 }
@@ -362,16 +362,16 @@ static void hand_xor_called_steps(hand_xor *h, const dataset *d, size_t first,
 }
 
 /* The largest |library - hand-written| parameter difference. */
-static double hand_xor_diff(const hand_xor *h, mlp_net *net)
+static double hand_xor_diff(const hand_xor *h, const mlp_net *net)
 {
-    float *W, *b;
+    const float *W, *b;
     double diff = 0.0;
-    mlp_layer_params(net, 0, &W, &b, NULL, NULL);
+    mlp_layer_params_const(net, 0, &W, &b, NULL, NULL);
     for (int k = 0; k < 8; k++)
         diff = fmax(diff, fabs(W[k] - (&h->W1[0][0])[k]));
     for (int j = 0; j < 4; j++)
         diff = fmax(diff, fabs(b[j] - h->b1[j]));
-    mlp_layer_params(net, 1, &W, &b, NULL, NULL);
+    mlp_layer_params_const(net, 1, &W, &b, NULL, NULL);
     for (int j = 0; j < 4; j++)
         diff = fmax(diff, fabs(W[j] - h->W2[j]));
     return fmax(diff, fabs(b[0] - h->b2));
