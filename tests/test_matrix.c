@@ -6,7 +6,7 @@
  * and the dispatch at the size thresholds. Then the layers' two paths, the
  * tiny one and the one through the matrix core, on the same inputs, and a
  * tiny network's passes (network.c's own copy of the tiny kernels) against
- * the general path.
+ * the general path. And mlp_max_abs, which the checks of every batch use.
  */
 #include "internal.h"
 #include "test_util.h"
@@ -447,6 +447,33 @@ static void test_tiny_rows_match_rule(void **state)
     assert_int_equal(mlp_dense_tiny_rows((size_t)1 << 40, 1), 0);
 }
 
+/* mlp_max_abs, read inline up to 16 values and by the vector clones
+ * above, against fabsf: the largest |x| wherever it sits, -0 and
+ * subnormals as themselves, infinity for an infinity or a NaN anywhere. */
+static void test_max_abs_both_paths(void **state)
+{
+    (void)state;
+    float x[40];
+    for (size_t count = 0; count <= 40; count++) {
+        for (size_t at = 0; at < count; at++) {
+            for (size_t k = 0; k < count; k++)
+                x[k] = (k % 2 ? -1.0f : 1.0f) * 0.25f * (float)(k % 5);
+            x[at] = -3.5f;
+            assert_true(mlp_max_abs(x, count) == 3.5f);
+            x[at] = FLT_MIN / 4.0f; /* a subnormal, alone above zeros */
+            for (size_t k = 0; k < count; k++)
+                if (k != at)
+                    x[k] = k % 2 ? -0.0f : 0.0f;
+            assert_true(mlp_max_abs(x, count) == FLT_MIN / 4.0f);
+            x[at] = -INFINITY;
+            assert_true(mlp_max_abs(x, count) == INFINITY);
+            x[at] = NAN;
+            assert_true(mlp_max_abs(x, count) == INFINITY);
+        }
+    }
+    assert_true(mlp_max_abs(x, 0) == 0.0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_tiny_layers_match_general),
         cmocka_unit_test(test_network_tiny_path_matches_general),
         cmocka_unit_test(test_tiny_rows_match_rule),
+        cmocka_unit_test(test_max_abs_both_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
