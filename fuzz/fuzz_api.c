@@ -5,7 +5,7 @@
  * following byte picks an operation (forward, backward, optimizer create
  * and step, train_batch, predict, infer, save/load of the network and the
  * optimizer, clipping, fit, evaluate, growing the network, writing a
- * parameter through its views...) whose
+ * parameter through its views, setting a layer's parameters...) whose
  * arguments (batch sizes up to 8, float values from ordinary to NaN,
  * infinity and 1e38) come from the bytes after it.
  *
@@ -404,6 +404,31 @@ static mlp_status op_poke(session *s, reader *r)
     return MLP_OK;
 }
 
+/* Sets a layer's W, b, both or neither (refused) to fuzzed values,
+ * extreme ones included, through mlp_layer_set_params: a refusal must
+ * change nothing (run_op's rule), and a call that succeeds must leave
+ * exactly the values given. */
+static mlp_status op_set(session *s, reader *r)
+{
+    size_t layer = next_below(r, MAX_LAYERS + 3), n_out = 0, n_in = 0;
+    float W[MAX_UNITS * MAX_UNITS], b[MAX_UNITS];
+    const float *W_now, *b_now;
+    if (mlp_layer_params_const(s->net, layer, NULL, NULL, &n_out, &n_in) == MLP_OK) {
+        fill(r, W, n_out * n_in);
+        fill(r, b, n_out);
+    }
+    size_t parts = next_below(r, 4); /* bit 0: W, bit 1: b */
+    const float *W_set = parts & 1 ? W : NULL, *b_set = parts & 2 ? b : NULL;
+    mlp_status st = mlp_layer_set_params(s->net, layer, W_set, b_set);
+    if (st != MLP_OK)
+        return st;
+    if (mlp_layer_params_const(s->net, layer, &W_now, &b_now, NULL, NULL) != MLP_OK ||
+        (W_set && memcmp(W_now, W, n_out * n_in * sizeof *W) != 0) ||
+        (b_set && memcmp(b_now, b, n_out * sizeof *b) != 0))
+        abort();
+    return st;
+}
+
 static mlp_status op_set_lr(session *s, reader *r)
 {
     return mlp_optimizer_set_lr(s->opt, next_float(r));
@@ -414,13 +439,13 @@ typedef mlp_status (*operation)(session *, reader *);
 static const operation operations[] = {
     op_forward,       op_backward,  op_optimizer, op_step,     op_train_batch,
     op_predict_infer, op_save_load, op_fit,       op_evaluate, op_grow,
-    op_inspect,       op_set_lr,    op_poke};
+    op_inspect,       op_set_lr,    op_poke,      op_set};
 
 static const char *const operation_names[] = {
     "forward",     "backward/loss_value", "optimizer_create", "step",
     "train_batch", "predict+infer",       "save+load",        "fit",
     "evaluate",    "add_dense",           "inspect",          "set_lr",
-    "poke"};
+    "poke",        "set_params"};
 
 /* Reports a broken promise (libFuzzer then saves the input) and aborts. */
 static void fail(const char *why, size_t op, mlp_status st)

@@ -138,7 +138,8 @@ mlp_status mlp_layer_activation(const mlp_net *net, size_t layer, mlp_activation
  * step cannot see what was written through them, so once W or b has been
  * asked for, every step of a network of 256 or more parameters reads them
  * once more before it updates them. To read only, use
- * mlp_layer_params_const, which costs nothing.
+ * mlp_layer_params_const, and to set values, mlp_layer_set_params: neither
+ * has that cost.
  * Returns MLP_ERR_ARG (net NULL, layer out of range). */
 mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,
                             size_t *n_out, size_t *n_in);
@@ -150,6 +151,18 @@ mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,
  * Returns MLP_ERR_ARG (net NULL, layer out of range). */
 mlp_status mlp_layer_params_const(const mlp_net *net, size_t layer, const float **W,
                                   const float **b, size_t *n_out, size_t *n_in);
+
+/* Copies new parameters into layer `layer`: W (n_out x n_in, row-major)
+ * and b (n_out entries), either of them NULL to keep that part as it is.
+ * The caller keeps ownership of W and b, which may be views of this same
+ * layer. Every value is checked first, and a NaN or infinity anywhere
+ * changes nothing. As with a write through mlp_layer_params' views, the
+ * cached batch and the gradients stay those of the old parameters; unlike
+ * it, later optimizer steps lose no speed.
+ * Returns MLP_ERR_ARG (net NULL, layer out of range, W and b both NULL, a
+ * value that is not finite). */
+mlp_status mlp_layer_set_params(mlp_net *net, size_t layer, const float *W,
+                                const float *b);
 
 /* Read-only views of layer `layer`'s gradients from the last mlp_backward:
  * dW (n_out x n_in) and db (n_out) are gradients of the batch-mean loss.

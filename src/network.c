@@ -279,6 +279,27 @@ mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,
     return MLP_OK;
 }
 
+/* Every value is checked before any is copied, so a bad one changes
+ * nothing; and the network hears of the write, which it cannot for writes
+ * through views, so later steps can trust the largest |p| again once an
+ * update pass has found it. memmove: W or b may be views of this layer. */
+mlp_status mlp_layer_set_params(mlp_net *net, size_t layer, const float *W,
+                                const float *b)
+{
+    if (!net || layer >= net->n_layers || (!W && !b))
+        return MLP_ERR_ARG;
+    mlp_layer *L = &net->layers[layer];
+    const size_t w_count = L->n_out * L->n_in; /* checked when the layer was added */
+    if ((W && !mlp_all_finite(W, w_count)) || (b && !mlp_all_finite(b, L->n_out)))
+        return MLP_ERR_ARG;
+    if (W)
+        memmove(L->W, W, w_count * sizeof *W);
+    if (b)
+        memmove(L->b, b, L->n_out * sizeof *b);
+    mlp_net_params_written(net);
+    return MLP_OK;
+}
+
 mlp_status mlp_layer_grads(const mlp_net *net, size_t layer, const float **dW,
                            const float **db)
 {

@@ -16,13 +16,8 @@ static mlp_net *worked_example_net(void)
     mlp_net *net = make_net(2, MLP_MSE, 1, 2, widths, acts);
     const float W1[] = {0.1f, 0.3f, 0.2f, 0.4f}, b1[] = {0.1f, -0.1f};
     const float W2[] = {0.7f, -1.2f}, b2[] = {0.05f};
-    float *W, *b;
-    assert_int_equal(mlp_layer_params(net, 0, &W, &b, NULL, NULL), MLP_OK);
-    memcpy(W, W1, sizeof W1);
-    memcpy(b, b1, sizeof b1);
-    assert_int_equal(mlp_layer_params(net, 1, &W, &b, NULL, NULL), MLP_OK);
-    memcpy(W, W2, sizeof W2);
-    memcpy(b, b2, sizeof b2);
+    assert_int_equal(mlp_layer_set_params(net, 0, W1, b1), MLP_OK);
+    assert_int_equal(mlp_layer_set_params(net, 1, W2, b2), MLP_OK);
     return net;
 }
 
@@ -140,6 +135,37 @@ static void test_different_seed_gives_different_weights(void **state)
     free(pb);
     mlp_net_free(a);
     mlp_net_free(b);
+}
+
+/* mlp_layer_set_params copies W and b bit for bit (signed zeros,
+ * subnormals and FLT_MAX included), keeps the part given as NULL and every
+ * other layer, and takes views of the same layer as its source. */
+static void test_set_params_copies_exactly(void **state)
+{
+    (void)state;
+    const size_t widths[] = {3, 2};
+    const mlp_activation acts[] = {MLP_TANH, MLP_IDENTITY};
+    mlp_net *net = make_net(2, MLP_MSE, 5, 2, widths, acts);
+    const size_t n = mlp_net_param_count(net);
+    const float W[] = {-0.0f, FLT_MAX, -FLT_MIN / 8.0f, 1.5f, 0.0f, -2.25f};
+    const float b[] = {0.125f, -0.0f, -FLT_MAX};
+    float *expected = snapshot_params(net); /* layer 0's W leads the block, b follows */
+    assert_int_equal(mlp_layer_set_params(net, 0, NULL, b), MLP_OK);
+    memcpy(expected + 6, b, sizeof b);
+    float *now = snapshot_params(net);
+    assert_memory_equal(now, expected, n * sizeof *now);
+    free(now);
+    assert_int_equal(mlp_layer_set_params(net, 0, W, NULL), MLP_OK);
+    memcpy(expected, W, sizeof W);
+    now = snapshot_params(net);
+    assert_memory_equal(now, expected, n * sizeof *now);
+    free(now);
+    const float *W_view, *b_view;
+    assert_int_equal(mlp_layer_params_const(net, 0, &W_view, &b_view, NULL, NULL),
+                     MLP_OK);
+    assert_int_equal(mlp_layer_set_params(net, 0, W_view, b_view), MLP_OK);
+    expect_params_equal(net, expected);
+    mlp_net_free(net);
 }
 
 static void expect_zero_biases(mlp_net *net, size_t layer)
@@ -922,6 +948,7 @@ int main(void)
         cmocka_unit_test(test_worked_example_backward),
         cmocka_unit_test(test_same_seed_gives_identical_weights),
         cmocka_unit_test(test_different_seed_gives_different_weights),
+        cmocka_unit_test(test_set_params_copies_exactly),
         cmocka_unit_test(test_glorot_uniform_initialization),
         cmocka_unit_test(test_he_normal_initialization),
         cmocka_unit_test(test_rng_matches_reference),

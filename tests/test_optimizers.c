@@ -512,21 +512,6 @@ static void test_known_maxima_steps_are_exact_updates(void **state)
     }
 }
 
-/* A copy of net through a saved buffer: the same parameters, in a network
- * whose parameters were never handed out as writable views. */
-static mlp_net *loaded_copy(const mlp_net *net)
-{
-    size_t size, written;
-    assert_int_equal(mlp_net_saved_size(net, &size), MLP_OK);
-    void *buf = malloc(size);
-    assert_non_null(buf);
-    assert_int_equal(mlp_net_save_buffer(net, buf, size, &written), MLP_OK);
-    mlp_net *copy = NULL;
-    assert_int_equal(mlp_net_load_buffer(&copy, buf, written), MLP_OK);
-    free(buf);
-    return copy;
-}
-
 /* mlp_train_batch, which must refuse the step and leave every parameter
  * as it was. */
 static void expect_step_refused(mlp_net *net, mlp_optimizer *opt, const float *X,
@@ -628,6 +613,35 @@ static void test_bound_reads_params_written_through_views(void **state)
     mlp_net_free(net);
 }
 
+/* mlp_layer_set_params must make the bound read p again: the same step
+ * as above, the weight set to 3e38 through it after three steps, with no
+ * views ever taken. */
+static void test_bound_reads_params_set_by_the_setter(void **state)
+{
+    (void)state;
+    float X[2 * 16], Y[2 * 4];
+    test_rng rng = {23};
+    test_fill_uniform(&rng, X, 32, -1, 1);
+    test_fill_uniform(&rng, Y, 8, -1, 1);
+    X[5] = X[16 + 5] = 0.0f;
+    mlp_net *net = bounded_net();
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 0.01f, 0.9f, 2.0f), MLP_OK);
+    train_steps(net, opt, X, Y, 2, 3);
+    const float *W_now;
+    size_t n_out, n_in;
+    assert_int_equal(mlp_layer_params_const(net, 0, &W_now, NULL, &n_out, &n_in), MLP_OK);
+    float *W = malloc(n_out * n_in * sizeof *W);
+    assert_non_null(W);
+    memcpy(W, W_now, n_out * n_in * sizeof *W);
+    W[5] = 3e38f; /* unit 0, input 5 */
+    assert_int_equal(mlp_layer_set_params(net, 0, W, NULL), MLP_OK);
+    free(W);
+    expect_step_refused(net, opt, X, Y, 2);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
+}
+
 /* The gradient bound must count the inputs: a 64-4 softmax network (260
  * parameters) takes two ordinary steps, then a batch of inputs of 1e30
  * with lr 1e10. The loss stays finite, but the weights would move by about
@@ -652,19 +666,21 @@ static void test_gradient_bound_counts_the_inputs(void **state)
 }
 
 /* net with the weights of layer `layer` set to w in even rows (units) and
- * -w in odd ones, so that no two units agree, as a loaded copy that never
- * handed out writable views (net is freed). */
+ * -w in odd ones, so that no two units agree, through mlp_layer_set_params,
+ * which leaves no writable views behind. Returns net. */
 static mlp_net *with_weights(mlp_net *net, size_t layer, float w)
 {
-    float *W;
     size_t n_out, n_in;
-    assert_int_equal(mlp_layer_params(net, layer, &W, NULL, &n_out, &n_in), MLP_OK);
+    assert_int_equal(mlp_layer_params_const(net, layer, NULL, NULL, &n_out, &n_in),
+                     MLP_OK);
+    float *W = malloc(n_out * n_in * sizeof *W);
+    assert_non_null(W);
     for (size_t j = 0; j < n_out; j++)
         for (size_t k = 0; k < n_in; k++)
             W[j * n_in + k] = j % 2 ? -w : w;
-    mlp_net *copy = loaded_copy(net);
-    mlp_net_free(net);
-    return copy;
+    assert_int_equal(mlp_layer_set_params(net, layer, W, NULL), MLP_OK);
+    free(W);
+    return net;
 }
 
 /* And the output layer's delta, which softmax with cross-entropy keeps
@@ -867,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_known_maxima_steps_are_exact_updates),
         cmocka_unit_test(test_known_params_max_follows_the_updates),
         cmocka_unit_test(test_bound_reads_params_written_through_views),
+        cmocka_unit_test(test_bound_reads_params_set_by_the_setter),
         cmocka_unit_test(test_gradient_bound_counts_the_inputs),
         cmocka_unit_test(test_gradient_bound_counts_the_output_delta),
         cmocka_unit_test(test_gradient_bound_reads_a_tiny_layers_gradients),

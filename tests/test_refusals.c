@@ -370,6 +370,37 @@ static void test_layer_views_refuse_null_and_range(void **state)
     mlp_net_free(net);
 }
 
+/* mlp_layer_set_params checks everything before it copies anything: a
+ * NaN or infinity in W or in b, wherever it sits, leaves every parameter
+ * of the network as it was. */
+static void test_set_params_refuses_null_range_and_non_finite(void **state)
+{
+    (void)state;
+    mlp_net *net = small_net(MLP_MSE, 2, MLP_IDENTITY);
+    float W[4 * 3] = {0}, b[4] = {0};
+    float *before = snapshot_params(net);
+    assert_int_equal(mlp_layer_set_params(NULL, 0, W, b), MLP_ERR_ARG);
+    assert_int_equal(mlp_layer_set_params(net, 2, W, b), MLP_ERR_ARG);
+    assert_int_equal(mlp_layer_set_params(net, 0, NULL, NULL), MLP_ERR_ARG);
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t v = 0; v < 3; v++) {
+        for (size_t k = 0; k < 4 * 3; k++) {
+            W[k] = bad[v];
+            assert_int_equal(mlp_layer_set_params(net, 0, W, b), MLP_ERR_ARG);
+            assert_int_equal(mlp_layer_set_params(net, 0, W, NULL), MLP_ERR_ARG);
+            W[k] = 0.0f;
+        }
+        for (size_t j = 0; j < 4; j++) {
+            b[j] = bad[v];
+            assert_int_equal(mlp_layer_set_params(net, 0, W, b), MLP_ERR_ARG);
+            assert_int_equal(mlp_layer_set_params(net, 0, NULL, b), MLP_ERR_ARG);
+            b[j] = 0.0f;
+        }
+    }
+    expect_params_equal(net, before);
+    mlp_net_free(net);
+}
+
 static void test_passes_refuse_null(void **state)
 {
     (void)state;
@@ -583,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_train_batch_bad_target_changes_nothing),
         cmocka_unit_test(test_getters_accept_null),
         cmocka_unit_test(test_layer_views_refuse_null_and_range),
+        cmocka_unit_test(test_set_params_refuses_null_range_and_non_finite),
         cmocka_unit_test(test_passes_refuse_null),
         cmocka_unit_test(test_optimizers_refuse_null),
         cmocka_unit_test(test_sgd_refuses_bad_hyperparameters),
