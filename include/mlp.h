@@ -134,7 +134,7 @@ mlp_status mlp_layer_activation(const mlp_net *net, size_t layer, mlp_activation
  * *W is n_out x n_in row-major, *b has n_out entries. Any of W, b, n_out,
  * n_in may be NULL when not wanted. The views stay valid until the next
  * mlp_net_add_dense or mlp_net_free.
- * Writable views cost a little speed for the network's life: an optimizer
+ * Writable views cost a little speed while they are valid: an optimizer
  * step cannot see what was written through them, so once W or b has been
  * asked for, every step of a network of 256 or more parameters reads them
  * once more before it updates them. To read only, use

@@ -474,8 +474,9 @@ struct mlp_net {
     bool params_max_known; /* set by an update pass, cleared by any other
                               write to the parameters */
     bool params_exposed;   /* mlp_layer_params handed out writable views,
-                              through which p may change unseen: from then
-                              on params_max is never used */
+                              through which p may change unseen: until
+                              mlp_net_add_layers invalidates them,
+                              params_max is never used */
 };
 /* Tells the network that its parameters were written other than by an
  * optimizer step, so that the largest |p| the last step left is not used. */

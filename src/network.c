@@ -233,6 +233,7 @@ mlp_status mlp_net_add_layers(mlp_net *net, size_t count, const size_t *n_output
     net->has_delta = false;
     net->has_grads = false;
     mlp_net_params_written(net);
+    net->params_exposed = false; /* views of the old block are invalid now */
     bind_param_views(net);
     bind_work_views(net);
     return MLP_OK;
@@ -260,9 +261,10 @@ mlp_status mlp_layer_params_const(const mlp_net *net, size_t layer, const float 
     return MLP_OK;
 }
 
-/* Writable views: from now on the network does not trust the largest |p|
- * its last update left (mlp_net.params_exposed), since the caller may
- * write through them at any time. */
+/* Writable views: until mlp_net_add_layers invalidates them, the network
+ * does not trust the largest |p| its last update left
+ * (mlp_net.params_exposed), since the caller may write through them at any
+ * time. */
 mlp_status mlp_layer_params(mlp_net *net, size_t layer, float **W, float **b,
                             size_t *n_out, size_t *n_in)
 {
