@@ -239,14 +239,14 @@ static void hand_step(int kind, int t, float *p, const float *g, float *m1, floa
     }
 }
 
-/* On a network big enough for the bound, three steps of momentum SGD (with
+/* On a network big enough for the bound, four steps of momentum SGD (with
  * and without Nesterov, with weight decay), Adam and AdamW equal their
- * formulas bit for bit: the bound changes which check runs, never the
- * update, and the update passes that keep the bound's maxima give the same
- * values as those that do not. */
-static void test_bounded_steps_are_exact_updates(void **state)
+ * formulas bit for bit, taken as mlp_forward, mlp_backward and
+ * mlp_optimizer_step or as mlp_train_batch: the bound changes which check
+ * runs, never the update, and the update passes that keep the bound's
+ * maxima give the same values as those that do not. */
+static void expect_bounded_steps_exact(bool through_train_batch)
 {
-    (void)state;
     float X[3 * 16], Y[3 * 4];
     test_rng rng = {21};
     test_fill_uniform(&rng, X, 48, -1, 1);
@@ -257,13 +257,18 @@ static void test_bounded_steps_are_exact_updates(void **state)
         float *m1 = calloc(n, sizeof *m1), *m2 = calloc(n, sizeof *m2);
         assert_true(m1 && m2);
         mlp_optimizer *opt = hand_optimizer(net, kind);
-        for (int t = 1; t <= 3; t++) {
-            const float *out;
-            assert_int_equal(mlp_forward(net, X, 3, &out), MLP_OK);
-            assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
-            float *p = snapshot_params(net), *g = snapshot_grads(net);
+        for (int t = 1; t <= 4; t++) {
+            float *p = snapshot_params(net);
+            if (through_train_batch) {
+                assert_int_equal(mlp_train_batch(net, opt, X, Y, 3, NULL), MLP_OK);
+            } else {
+                const float *out;
+                assert_int_equal(mlp_forward(net, X, 3, &out), MLP_OK);
+                assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
+                assert_int_equal(mlp_optimizer_step(opt, net), MLP_OK);
+            }
+            float *g = snapshot_grads(net); /* a step leaves the gradients */
             hand_step(kind, t, p, g, m1, m2, n);
-            assert_int_equal(mlp_optimizer_step(opt, net), MLP_OK);
             expect_params_equal(net, p);
             free(g);
         }
@@ -272,6 +277,12 @@ static void test_bounded_steps_are_exact_updates(void **state)
         mlp_optimizer_free(opt);
         mlp_net_free(net);
     }
+}
+
+static void test_bounded_steps_are_exact_updates(void **state)
+{
+    (void)state;
+    expect_bounded_steps_exact(false);
 }
 
 /* One 255-input identity unit with W = 0, b = 0 and every input s: the
@@ -483,45 +494,25 @@ static void test_bound_refuses_a_nan_parameter(void **state)
  * and read the parameters with mlp_layer_params_const, so that path is the
  * one taken, and each builds a step that the path must refuse. */
 
-/* test_bounded_steps_are_exact_updates through mlp_train_batch: from the
- * second step on, the update is vouched for from the known maxima, and it
- * still gives the formulas' bits, step after step. */
+/* The same through mlp_train_batch: from the second step on, the update
+ * is vouched for from the known maxima, and it still gives the formulas'
+ * bits, step after step. */
 static void test_known_maxima_steps_are_exact_updates(void **state)
 {
     (void)state;
-    float X[3 * 16], Y[3 * 4];
-    test_rng rng = {22};
-    test_fill_uniform(&rng, X, 48, -1, 1);
-    test_fill_uniform(&rng, Y, 12, -1, 1);
-    for (int kind = 0; kind < HAND_KINDS; kind++) {
-        mlp_net *net = bounded_net();
-        size_t n = mlp_net_param_count(net);
-        float *m1 = calloc(n, sizeof *m1), *m2 = calloc(n, sizeof *m2);
-        assert_true(m1 && m2);
-        mlp_optimizer *opt = hand_optimizer(net, kind);
-        for (int t = 1; t <= 4; t++) {
-            float *p = snapshot_params(net);
-            assert_int_equal(mlp_train_batch(net, opt, X, Y, 3, NULL), MLP_OK);
-            float *g = snapshot_grads(net);
-            hand_step(kind, t, p, g, m1, m2, n);
-            expect_params_equal(net, p);
-            free(g);
-        }
-        free(m1);
-        free(m2);
-        mlp_optimizer_free(opt);
-        mlp_net_free(net);
-    }
+    expect_bounded_steps_exact(true);
 }
 
 /* mlp_train_batch, which must refuse the step and leave every parameter
- * as it was. */
-static void expect_step_refused(mlp_net *net, mlp_optimizer *opt, const float *X,
-                                const float *Y, size_t m)
+ * as it was; then frees opt and net, with which each refusal test ends. */
+static void expect_step_refused_then_free(mlp_net *net, mlp_optimizer *opt,
+                                          const float *X, const float *Y, size_t m)
 {
     float *before = snapshot_params(net);
     assert_int_equal(mlp_train_batch(net, opt, X, Y, m, NULL), MLP_ERR_NUMERIC);
     expect_params_equal(net, before);
+    mlp_optimizer_free(opt);
+    mlp_net_free(net);
 }
 
 /* steps calls of mlp_train_batch, each of which must succeed. */
@@ -617,9 +608,7 @@ static void expect_written_weight_seen(bool through_setter)
     } else {
         W_view[5] = 3e38f;
     }
-    expect_step_refused(net, opt, X, Y, 2);
-    mlp_optimizer_free(opt);
-    mlp_net_free(net);
+    expect_step_refused_then_free(net, opt, X, Y, 2);
 }
 
 static void test_bound_reads_params_written_through_views(void **state)
@@ -652,9 +641,7 @@ static void test_gradient_bound_counts_the_inputs(void **state)
     for (int k = 0; k < 128; k++)
         X[k] = 1e30f;
     assert_int_equal(mlp_optimizer_set_lr(opt, 1e10f), MLP_OK);
-    expect_step_refused(net, opt, X, Y, 2);
-    mlp_optimizer_free(opt);
-    mlp_net_free(net);
+    expect_step_refused_then_free(net, opt, X, Y, 2);
 }
 
 /* net with the weights of layer `layer` set to w in even rows (units) and
@@ -696,9 +683,7 @@ static void test_gradient_bound_counts_the_output_delta(void **state)
     for (int k = 0; k < 8; k++)
         Y[k] = 1e18f;
     assert_int_equal(mlp_optimizer_set_lr(opt, 1e22f), MLP_OK);
-    expect_step_refused(net, opt, X, Y, 2);
-    mlp_optimizer_free(opt);
-    mlp_net_free(net);
+    expect_step_refused_then_free(net, opt, X, Y, 2);
 }
 
 /* A 64-4-2 network (270 parameters) at batch 2, where the 4-2 softmax
@@ -721,9 +706,7 @@ static void expect_tiny_output_step_refused(size_t huge)
     assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.0f, 0.0f), MLP_OK);
     assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
     assert_int_equal(mlp_optimizer_set_lr(opt, 1e20f), MLP_OK);
-    expect_step_refused(net, opt, X, Y, 2);
-    mlp_optimizer_free(opt);
-    mlp_net_free(net);
+    expect_step_refused_then_free(net, opt, X, Y, 2);
 }
 
 /* A tiny layer's gradients are read, not bounded: first weights of 1e20
@@ -751,9 +734,7 @@ static void test_gradient_bound_reads_a_tiny_layers_biases(void **state)
     for (int k = 0; k < 4; k++)
         Y[k] = 1e18f;
     assert_int_equal(mlp_optimizer_set_lr(opt, 1e22f), MLP_OK);
-    expect_step_refused(net, opt, X, Y, 2);
-    mlp_optimizer_free(opt);
-    mlp_net_free(net);
+    expect_step_refused_then_free(net, opt, X, Y, 2);
 }
 
 /* And the delta that a tiny layer's backward pass hands down: output
@@ -791,9 +772,7 @@ static void test_gradient_bound_counts_hidden_activations(void **state)
     assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.0f, 0.0f), MLP_OK);
     assert_int_equal(mlp_train_batch(net, opt, X, Y, 8, NULL), MLP_OK);
     assert_int_equal(mlp_optimizer_set_lr(opt, 1e20f), MLP_OK);
-    expect_step_refused(net, opt, X, Y, 8);
-    mlp_optimizer_free(opt);
-    mlp_net_free(net);
+    expect_step_refused_then_free(net, opt, X, Y, 8);
 }
 
 /* The same when the hidden layer takes the tiny path at the new batch size:
@@ -813,9 +792,7 @@ static void test_gradient_bound_counts_tiny_layer_activations(void **state)
     for (int k = 0; k < 3; k++)
         X[k] = 1.0f;
     assert_int_equal(mlp_optimizer_set_lr(opt, 1e20f), MLP_OK);
-    expect_step_refused(net, opt, X, Y, 1);
-    mlp_optimizer_free(opt);
-    mlp_net_free(net);
+    expect_step_refused_then_free(net, opt, X, Y, 1);
 }
 
 /* Nothing can know that X stays as it was until mlp_backward reads it
