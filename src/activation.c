@@ -20,48 +20,58 @@ bool mlp_activation_valid(mlp_activation act)
     return false;
 }
 
-/* Softmax of one row, subtracting the row maximum so that no exponential
- * overflows. Every argument is then <= 0, the domain of the library's own
- * exponential, whose loop vectorizes where one of expf calls does not; it
+/* Softmax of each row, subtracting the row's maximum so that no
+ * exponential overflows. Every argument is then <= 0, the domain of the
+ * library's own exponential, which vectorizes where expf calls do not; it
  * gives exactly 1 at the maximum, as cross-entropy's loss needs (loss.c).
- * The sum stays in double, in order. Returns the row's largest a. */
-static float softmax_row(const float *restrict z, float *restrict a, size_t n)
+ * Output layers are often narrow (a few classes), where loops over one row
+ * are mostly set-up: so the exponentials run as one pass over all m x n
+ * entries, after each row's maximum has been written over its entries of
+ * A as the shift that pass subtracts. Each row's sum stays in double, in
+ * order. Returns the largest |a|. Inlined into each vector width's copy of
+ * the forward pass. */
+static MLP_ALWAYS_INLINE float softmax_forward(const float *restrict b, float *restrict Z,
+                                               float *restrict A, size_t m, size_t n)
 {
-    float max = z[0];
-    for (size_t j = 1; j < n; j++)
-        max = z[j] > max ? z[j] : max;
-    for (size_t j = 0; j < n; j++)
-        a[j] = mlp_exp_nonpositive(z[j] - max);
-    double sum = 0.0;
-    for (size_t j = 0; j < n; j++)
-        sum += a[j];
-    float inv = (float)(1.0 / sum);
+    for (size_t i = 0; i < m; i++) {
+        float *z = Z + i * n, *a = A + i * n;
+        for (size_t j = 0; j < n; j++)
+            z[j] += b[j];
+        float max = z[0];
+        for (size_t j = 1; j < n; j++)
+            max = z[j] > max ? z[j] : max;
+        for (size_t j = 0; j < n; j++)
+            a[j] = max;
+    }
+    for (size_t k = 0; k < m * n; k++)
+        A[k] = mlp_exp_nonpositive(Z[k] - A[k]);
     int32_t a_bits = 0;
-    for (size_t j = 0; j < n; j++) {
-        a[j] *= inv;
-        a_bits = mlp_max_bits(a_bits, mlp_abs_bits(a[j]));
+    for (size_t i = 0; i < m; i++) {
+        float *a = A + i * n;
+        double sum = 0.0;
+        for (size_t j = 0; j < n; j++)
+            sum += a[j];
+        float inv = (float)(1.0 / sum);
+        for (size_t j = 0; j < n; j++) {
+            a[j] *= inv;
+            a_bits = mlp_max_bits(a_bits, mlp_abs_bits(a[j]));
+        }
     }
     return mlp_from_abs_bits(a_bits);
 }
 
-static float softmax_forward(const float *restrict b, float *restrict Z,
-                             float *restrict A, size_t m, size_t n)
-{
-    float a_max = 0.0f;
-    for (size_t i = 0; i < m; i++) {
-        float *z = Z + i * n;
-        for (size_t j = 0; j < n; j++)
-            z[j] += b[j];
-        a_max = fmaxf(a_max, softmax_row(z, A + i * n, n));
-    }
-    return a_max;
-}
+/* Rows narrower than this find their largest |entry| in a pass of its own
+ * over the whole matrix. Folded into each row's loop, as for wider rows,
+ * it ends every row with a reduction across the vector's lanes, which
+ * costs a narrow row more than its entries do. */
+static const size_t narrow_row = 128;
 
 /* z <- z + b and a = g(z), row by row, returning the largest |a|; inlined
  * with a constant act. */
 static inline float forward_rows(mlp_activation act, const float *restrict b,
                                  float *restrict Z, float *restrict A, size_t m, size_t n)
 {
+    const bool narrow = n < narrow_row;
     int32_t a_bits = 0;
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {
@@ -69,9 +79,10 @@ static inline float forward_rows(mlp_activation act, const float *restrict b,
             float a = mlp_activation_value(act, z);
             Z[i * n + j] = z;
             A[i * n + j] = a;
-            a_bits = mlp_max_bits(a_bits, mlp_abs_bits(a));
+            if (!narrow)
+                a_bits = mlp_max_bits(a_bits, mlp_abs_bits(a));
         }
-    return mlp_from_abs_bits(a_bits);
+    return narrow ? mlp_max_abs_loop(A, m * n) : mlp_from_abs_bits(a_bits);
 }
 
 /* mlp_activation_forward for each vector width (MLP_VECTOR_CLONES: clones
@@ -103,12 +114,14 @@ static inline float backward_rows(mlp_activation act, const float *restrict Z,
                                   const float *restrict A, float *restrict delta,
                                   float *restrict db, size_t m, size_t n)
 {
+    const bool narrow = n < narrow_row;
     int32_t d_bits = 0;
     for (size_t j = 0; j < n; j++) {
         float d = mlp_activation_backprop(act, Z[j], A[j], delta[j]);
         delta[j] = d;
         db[j] = d;
-        d_bits = mlp_max_bits(d_bits, mlp_abs_bits(d));
+        if (!narrow)
+            d_bits = mlp_max_bits(d_bits, mlp_abs_bits(d));
     }
     for (size_t i = 1; i < m; i++)
         for (size_t j = 0; j < n; j++) {
@@ -116,9 +129,10 @@ static inline float backward_rows(mlp_activation act, const float *restrict Z,
             float d = mlp_activation_backprop(act, Z[k], A[k], delta[k]);
             delta[k] = d;
             db[j] += d;
-            d_bits = mlp_max_bits(d_bits, mlp_abs_bits(d));
+            if (!narrow)
+                d_bits = mlp_max_bits(d_bits, mlp_abs_bits(d));
         }
-    return mlp_from_abs_bits(d_bits);
+    return narrow ? mlp_max_abs_loop(delta, m * n) : mlp_from_abs_bits(d_bits);
 }
 
 /* mlp_activation_backward for each vector width. */

@@ -153,6 +153,16 @@ static inline float mlp_from_abs_bits(int32_t bits)
     return x;
 }
 
+/* The largest |x| of count floats, NaN read as infinity: mlp_max_abs's
+ * loop, for passes that inline it into their own vector-width copies. */
+static inline float mlp_max_abs_loop(const float *x, size_t count)
+{
+    int32_t bits = 0;
+    for (size_t k = 0; k < count; k++)
+        bits = mlp_max_bits(bits, mlp_abs_bits(x[k]));
+    return mlp_from_abs_bits(bits);
+}
+
 /* ---- rng.c: xoshiro256** seeded with splitmix64, so a seed reproduces a
  * run bit for bit on every platform. ---- */
 typedef struct mlp_rng {

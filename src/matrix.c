@@ -488,26 +488,18 @@ bool mlp_all_finite(const float *x, size_t count)
     return true;
 }
 
-static inline float max_abs_loop(const float *x, size_t count)
-{
-    int32_t bits = 0;
-    for (size_t k = 0; k < count; k++)
-        bits = mlp_max_bits(bits, mlp_abs_bits(x[k]));
-    return mlp_from_abs_bits(bits);
-}
-
 /* Compiled for each vector width, as every batch's check reads its input
  * through it. */
 static MLP_VECTOR_CLONES float max_abs(const float *x, size_t count)
 {
-    return max_abs_loop(x, count);
+    return mlp_max_abs_loop(x, count);
 }
 
 /* A few values, such as one sample's inputs, are read here: the call
  * through the clones' dispatch would cost a one-sample xor step 1-2 ns. */
 float mlp_max_abs(const float *x, size_t count)
 {
-    return count <= 16 ? max_abs_loop(x, count) : max_abs(x, count);
+    return count <= 16 ? mlp_max_abs_loop(x, count) : max_abs(x, count);
 }
 
 bool mlp_positive_finite(float x)

@@ -746,33 +746,55 @@ static void test_gradient_bound_counts_a_tiny_layers_delta(void **state)
     expect_tiny_output_step_refused(1);
 }
 
-/* A network of 3 inputs, 4 units with activation act and 64 softmax
- * outputs (336 parameters), whose first weights are 1e20 and -1e20. */
-static mlp_net *net_with_huge_first_weights(mlp_activation act)
+/* A network of 3 inputs, `hidden` units with activation act and 64
+ * softmax outputs (336 parameters with 4 hidden units), whose weights in
+ * layer `huge` are 1e20 and -1e20. 4 hidden units make rows that
+ * activation.c's passes measure in a pass of their own, 128 rows whose
+ * loops measure them as they go. */
+static mlp_net *net_with_huge_weights(size_t hidden, mlp_activation act, size_t huge)
 {
-    return with_weights(make_net(3, MLP_CROSS_ENTROPY, 9, 2, (const size_t[]){4, 64},
+    return with_weights(make_net(3, MLP_CROSS_ENTROPY, 9, 2, (const size_t[]){hidden, 64},
                                  (const mlp_activation[]){act, MLP_SOFTMAX}),
-                        0, 1e20f);
+                        huge, 1e20f);
 }
 
-/* The gradient bound must count the hidden activations, not only the
- * inputs: with first weights of 1e20 and inputs of 1, the hidden units are
- * about 3e20, and so are the output layer's dW. A first step with lr 1e-30
- * passes; then lr 1e20 would move those weights past FLT_MAX. (Batch 8,
- * where every layer takes the general path; SGD without momentum.) */
-static void test_gradient_bound_counts_hidden_activations(void **state)
+/* On a network from net_with_huge_weights at batch 8, where every layer
+ * takes the general path, with inputs of 1: a first step with lr 1e-30
+ * passes; then lr 1e20 would move some parameters past FLT_MAX. SGD
+ * without momentum. */
+static void expect_general_step_refused(size_t hidden, size_t huge)
 {
-    (void)state;
     float X[8 * 3], Y[8 * 64];
     for (int k = 0; k < 24; k++)
         X[k] = 1.0f;
     cycling_targets(Y, 8, 64);
-    mlp_net *net = net_with_huge_first_weights(MLP_IDENTITY);
+    mlp_net *net = net_with_huge_weights(hidden, MLP_IDENTITY, huge);
     mlp_optimizer *opt;
     assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.0f, 0.0f), MLP_OK);
     assert_int_equal(mlp_train_batch(net, opt, X, Y, 8, NULL), MLP_OK);
     assert_int_equal(mlp_optimizer_set_lr(opt, 1e20f), MLP_OK);
     expect_step_refused_then_free(net, opt, X, Y, 8);
+}
+
+/* And the delta of a hidden layer on the general path, which the pass that
+ * makes it also measures: output weights of 1e20 keep the output layer's
+ * dW small, since the hidden units stay small, but make the hidden
+ * layer's delta, and so its dW and db, about 1e20. */
+static void test_gradient_bound_counts_a_hidden_layers_delta(void **state)
+{
+    (void)state;
+    expect_general_step_refused(4, 1);
+    expect_general_step_refused(128, 1);
+}
+
+/* The gradient bound must count the hidden activations, not only the
+ * inputs: with first weights of 1e20 and inputs of 1, the hidden units are
+ * about 3e20, and so are the output layer's dW. */
+static void test_gradient_bound_counts_hidden_activations(void **state)
+{
+    (void)state;
+    expect_general_step_refused(4, 0);
+    expect_general_step_refused(128, 0);
 }
 
 /* The same when the hidden layer takes the tiny path at the new batch size:
@@ -785,7 +807,7 @@ static void test_gradient_bound_counts_tiny_layer_activations(void **state)
     (void)state;
     float X[8 * 3] = {0}, Y[8 * 64];
     cycling_targets(Y, 8, 64);
-    mlp_net *net = net_with_huge_first_weights(MLP_RELU);
+    mlp_net *net = net_with_huge_weights(4, MLP_RELU, 0);
     mlp_optimizer *opt;
     assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.9f, 0.0f), MLP_OK);
     assert_int_equal(mlp_train_batch(net, opt, X, Y, 8, NULL), MLP_OK);
@@ -858,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_gradient_bound_reads_a_tiny_layers_gradients),
         cmocka_unit_test(test_gradient_bound_reads_a_tiny_layers_biases),
         cmocka_unit_test(test_gradient_bound_counts_a_tiny_layers_delta),
+        cmocka_unit_test(test_gradient_bound_counts_a_hidden_layers_delta),
         cmocka_unit_test(test_gradient_bound_counts_hidden_activations),
         cmocka_unit_test(test_gradient_bound_counts_tiny_layer_activations),
         cmocka_unit_test(test_bound_does_not_trust_inputs_after_forward),
