@@ -66,12 +66,13 @@ static MLP_ALWAYS_INLINE float softmax_forward(const float *restrict b, float *r
  * costs a narrow row more than its entries do. */
 static const size_t narrow_row = 128;
 
-/* z <- z + b and a = g(z), row by row, returning the largest |a|; inlined
- * with a constant act. */
-static inline float forward_rows(mlp_activation act, const float *restrict b,
-                                 float *restrict Z, float *restrict A, size_t m, size_t n)
+/* z <- z + b and a = g(z), row by row, tracking the largest |a| when
+ * asked to; inlined with a constant act and track, so that each variant
+ * is its own loop. */
+static MLP_ALWAYS_INLINE float forward_rows_k(mlp_activation act, bool track,
+                                              const float *restrict b, float *restrict Z,
+                                              float *restrict A, size_t m, size_t n)
 {
-    const bool narrow = n < narrow_row;
     int32_t a_bits = 0;
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {
@@ -79,10 +80,21 @@ static inline float forward_rows(mlp_activation act, const float *restrict b,
             float a = mlp_activation_value(act, z);
             Z[i * n + j] = z;
             A[i * n + j] = a;
-            if (!narrow)
+            if (track)
                 a_bits = mlp_max_bits(a_bits, mlp_abs_bits(a));
         }
-    return narrow ? mlp_max_abs_loop(A, m * n) : mlp_from_abs_bits(a_bits);
+    return mlp_from_abs_bits(a_bits);
+}
+
+/* z <- z + b and a = g(z), returning the largest |a|; inlined with a
+ * constant act. */
+static inline float forward_rows(mlp_activation act, const float *restrict b,
+                                 float *restrict Z, float *restrict A, size_t m, size_t n)
+{
+    if (n >= narrow_row)
+        return forward_rows_k(act, true, b, Z, A, m, n);
+    forward_rows_k(act, false, b, Z, A, m, n);
+    return mlp_max_abs_loop(A, m * n);
 }
 
 /* mlp_activation_forward for each vector width (MLP_VECTOR_CLONES: clones
@@ -108,19 +120,20 @@ static MLP_VECTOR_CLONES float forward_pass(mlp_activation act, const float *b, 
 }
 
 /* delta <- delta (.) g'(Z) and db = the column sums of the result, row
- * after row (the first row writes db), returning the largest |delta|;
- * inlined with a constant act. */
-static inline float backward_rows(mlp_activation act, const float *restrict Z,
-                                  const float *restrict A, float *restrict delta,
-                                  float *restrict db, size_t m, size_t n)
+ * after row (the first row writes db), tracking the largest |delta| when
+ * asked to; inlined with a constant act and track. */
+static MLP_ALWAYS_INLINE float backward_rows_k(mlp_activation act, bool track,
+                                               const float *restrict Z,
+                                               const float *restrict A,
+                                               float *restrict delta, float *restrict db,
+                                               size_t m, size_t n)
 {
-    const bool narrow = n < narrow_row;
     int32_t d_bits = 0;
     for (size_t j = 0; j < n; j++) {
         float d = mlp_activation_backprop(act, Z[j], A[j], delta[j]);
         delta[j] = d;
         db[j] = d;
-        if (!narrow)
+        if (track)
             d_bits = mlp_max_bits(d_bits, mlp_abs_bits(d));
     }
     for (size_t i = 1; i < m; i++)
@@ -129,10 +142,22 @@ static inline float backward_rows(mlp_activation act, const float *restrict Z,
             float d = mlp_activation_backprop(act, Z[k], A[k], delta[k]);
             delta[k] = d;
             db[j] += d;
-            if (!narrow)
+            if (track)
                 d_bits = mlp_max_bits(d_bits, mlp_abs_bits(d));
         }
-    return narrow ? mlp_max_abs_loop(delta, m * n) : mlp_from_abs_bits(d_bits);
+    return mlp_from_abs_bits(d_bits);
+}
+
+/* delta <- delta (.) g'(Z) and db, returning the largest |delta|; inlined
+ * with a constant act. */
+static inline float backward_rows(mlp_activation act, const float *restrict Z,
+                                  const float *restrict A, float *restrict delta,
+                                  float *restrict db, size_t m, size_t n)
+{
+    if (n >= narrow_row)
+        return backward_rows_k(act, true, Z, A, delta, db, m, n);
+    backward_rows_k(act, false, Z, A, delta, db, m, n);
+    return mlp_max_abs_loop(delta, m * n);
 }
 
 /* mlp_activation_backward for each vector width. */
