@@ -60,40 +60,20 @@ static MLP_ALWAYS_INLINE float softmax_forward(const float *restrict b, float *r
     return mlp_from_abs_bits(a_bits);
 }
 
-/* Rows narrower than this find their largest |entry| in a pass of its own
- * over the whole matrix. Folded into each row's loop, as for wider rows,
- * it ends every row with a reduction across the vector's lanes, which
- * costs a narrow row more than its entries do. */
-static const size_t narrow_row = 128;
-
-/* z <- z + b and a = g(z), row by row, tracking the largest |a| when
- * asked to; inlined with a constant act and track, so that each variant
- * is its own loop. */
-static MLP_ALWAYS_INLINE float forward_rows_k(mlp_activation act, bool track,
-                                              const float *restrict b, float *restrict Z,
-                                              float *restrict A, size_t m, size_t n)
-{
-    int32_t a_bits = 0;
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            float z = Z[i * n + j] + b[j];
-            float a = mlp_activation_value(act, z);
-            Z[i * n + j] = z;
-            A[i * n + j] = a;
-            if (track)
-                a_bits = mlp_max_bits(a_bits, mlp_abs_bits(a));
-        }
-    return mlp_from_abs_bits(a_bits);
-}
-
-/* z <- z + b and a = g(z), returning the largest |a|; inlined with a
- * constant act. */
+/* z <- z + b and a = g(z), row by row, returning the largest |a|; inlined
+ * with a constant act. The largest |a| is found by a read of A after the
+ * pass, not in its loop: there, with rows of a few tens of entries, each
+ * row would end in a reduction across the vector's lanes that costs more
+ * than the row, and on wide rows the read costs no measurable time. */
 static inline float forward_rows(mlp_activation act, const float *restrict b,
                                  float *restrict Z, float *restrict A, size_t m, size_t n)
 {
-    if (n >= narrow_row)
-        return forward_rows_k(act, true, b, Z, A, m, n);
-    forward_rows_k(act, false, b, Z, A, m, n);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float z = Z[i * n + j] + b[j];
+            Z[i * n + j] = z;
+            A[i * n + j] = mlp_activation_value(act, z);
+        }
     return mlp_max_abs_loop(A, m * n);
 }
 
@@ -120,21 +100,16 @@ static MLP_VECTOR_CLONES float forward_pass(mlp_activation act, const float *b, 
 }
 
 /* delta <- delta (.) g'(Z) and db = the column sums of the result, row
- * after row (the first row writes db), tracking the largest |delta| when
- * asked to; inlined with a constant act and track. */
-static MLP_ALWAYS_INLINE float backward_rows_k(mlp_activation act, bool track,
-                                               const float *restrict Z,
-                                               const float *restrict A,
-                                               float *restrict delta, float *restrict db,
-                                               size_t m, size_t n)
+ * after row (the first row writes db), returning the largest |delta|, read
+ * after the pass as forward_rows reads A; inlined with a constant act. */
+static inline float backward_rows(mlp_activation act, const float *restrict Z,
+                                  const float *restrict A, float *restrict delta,
+                                  float *restrict db, size_t m, size_t n)
 {
-    int32_t d_bits = 0;
     for (size_t j = 0; j < n; j++) {
         float d = mlp_activation_backprop(act, Z[j], A[j], delta[j]);
         delta[j] = d;
         db[j] = d;
-        if (track)
-            d_bits = mlp_max_bits(d_bits, mlp_abs_bits(d));
     }
     for (size_t i = 1; i < m; i++)
         for (size_t j = 0; j < n; j++) {
@@ -142,21 +117,7 @@ static MLP_ALWAYS_INLINE float backward_rows_k(mlp_activation act, bool track,
             float d = mlp_activation_backprop(act, Z[k], A[k], delta[k]);
             delta[k] = d;
             db[j] += d;
-            if (track)
-                d_bits = mlp_max_bits(d_bits, mlp_abs_bits(d));
         }
-    return mlp_from_abs_bits(d_bits);
-}
-
-/* delta <- delta (.) g'(Z) and db, returning the largest |delta|; inlined
- * with a constant act. */
-static inline float backward_rows(mlp_activation act, const float *restrict Z,
-                                  const float *restrict A, float *restrict delta,
-                                  float *restrict db, size_t m, size_t n)
-{
-    if (n >= narrow_row)
-        return backward_rows_k(act, true, Z, A, delta, db, m, n);
-    backward_rows_k(act, false, Z, A, delta, db, m, n);
     return mlp_max_abs_loop(delta, m * n);
 }
 

@@ -330,15 +330,15 @@ static inline float mlp_activation_backprop(mlp_activation act, float z, float a
 
 bool mlp_activation_valid(mlp_activation act);
 /* Z <- Z + 1 b^T, then A = g(Z), in one pass over the m x n matrix
- * (softmax: a few). Returns the largest |A| (infinity for NaN), tracked in
- * that pass, or for rows narrower than 128 in a read of A after it. */
+ * (softmax: a few). Returns the largest |A| (infinity for NaN), from a read
+ * of A after the pass. */
 float mlp_activation_forward(mlp_activation act, const float *b, float *Z, float *A,
                              size_t m, size_t n);
 /* delta <- delta (.) g'(Z), element-wise over m x n (identity for softmax,
  * which only cross-entropy's fused delta reaches), and in the same pass
  * db = the column sums of the new delta, the layer's bias gradient.
- * Returns the largest |delta| (infinity for NaN), tracked in that pass, or
- * for rows narrower than 128 in a read of delta after it. */
+ * Returns the largest |delta| (infinity for NaN), from a read of delta
+ * after the pass. */
 float mlp_activation_backward(mlp_activation act, const float *Z, const float *A,
                               float *delta, float *db, size_t m, size_t n);
 

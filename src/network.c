@@ -493,7 +493,7 @@ static double layer_grad_bound(const mlp_net *net, size_t l, bool tiny, float de
 /* The backward pass below the output layer, whose Delta^(L) and db are in
  * place: each layer's dW, and the delta and db of the layer before it; and
  * the bound on them all (net->grad_max) from the largest |delta| and |A| of
- * each layer, which the passes that make delta and A also find
+ * each layer, which the passes that make delta and A find as they end
  * (activation.c). */
 static void backward_layers(mlp_net *net)
 {

@@ -135,8 +135,7 @@ static float largest_entry(const float *x, size_t count)
 /* The library's vectorized passes (mlp_activation_forward / _backward)
  * give the bits of the per-entry formulas, for every element-wise
  * activation, on rows long enough for vector loops and their remainders,
- * and return the largest |A| and |delta|: on rows of 37, which activation.c
- * measures in a read after the pass, and of 150, which its loops measure. */
+ * and return the largest |A| and |delta|, on rows of 37 and of 150. */
 static void test_passes_match_formulas(void **state)
 {
     (void)state;

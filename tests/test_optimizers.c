@@ -748,9 +748,7 @@ static void test_gradient_bound_counts_a_tiny_layers_delta(void **state)
 
 /* A network of 3 inputs, `hidden` units with activation act and 64
  * softmax outputs (336 parameters with 4 hidden units), whose weights in
- * layer `huge` are 1e20 and -1e20. 4 hidden units make rows that
- * activation.c's passes measure in a pass of their own, 128 rows whose
- * loops measure them as they go. */
+ * layer `huge` are 1e20 and -1e20. */
 static mlp_net *net_with_huge_weights(size_t hidden, mlp_activation act, size_t huge)
 {
     return with_weights(make_net(3, MLP_CROSS_ENTROPY, 9, 2, (const size_t[]){hidden, 64},
