@@ -28,8 +28,8 @@ bool mlp_activation_valid(mlp_activation act)
  * are mostly set-up: so the exponentials run as one pass over all m x n
  * entries, after each row's maximum has been written over its entries of
  * A as the shift that pass subtracts. Each row's sum stays in double, in
- * order. Returns the largest |a|. Inlined into each vector width's copy of
- * the forward pass. */
+ * order. Returns the largest |a|, read as forward_rows reads it. Inlined
+ * into each vector width's copy of the forward pass. */
 static MLP_ALWAYS_INLINE float softmax_forward(const float *restrict b, float *restrict Z,
                                                float *restrict A, size_t m, size_t n)
 {
@@ -45,19 +45,16 @@ static MLP_ALWAYS_INLINE float softmax_forward(const float *restrict b, float *r
     }
     for (size_t k = 0; k < m * n; k++)
         A[k] = mlp_exp_nonpositive(Z[k] - A[k]);
-    int32_t a_bits = 0;
     for (size_t i = 0; i < m; i++) {
         float *a = A + i * n;
         double sum = 0.0;
         for (size_t j = 0; j < n; j++)
             sum += a[j];
         float inv = (float)(1.0 / sum);
-        for (size_t j = 0; j < n; j++) {
+        for (size_t j = 0; j < n; j++)
             a[j] *= inv;
-            a_bits = mlp_max_bits(a_bits, mlp_abs_bits(a[j]));
-        }
     }
-    return mlp_from_abs_bits(a_bits);
+    return mlp_max_abs_loop(A, m * n);
 }
 
 /* z <- z + b and a = g(z), row by row, returning the largest |a|; inlined
