@@ -746,12 +746,12 @@ static void test_gradient_bound_counts_a_tiny_layers_delta(void **state)
     expect_tiny_output_step_refused(1);
 }
 
-/* A network of 3 inputs, `hidden` units with activation act and 64
- * softmax outputs (336 parameters with 4 hidden units), whose weights in
- * layer `huge` are 1e20 and -1e20. */
-static mlp_net *net_with_huge_weights(size_t hidden, mlp_activation act, size_t huge)
+/* A network of 3 inputs, 4 units with activation act and 64 softmax
+ * outputs (336 parameters), whose weights in layer `huge` are 1e20 and
+ * -1e20. */
+static mlp_net *net_with_huge_weights(mlp_activation act, size_t huge)
 {
-    return with_weights(make_net(3, MLP_CROSS_ENTROPY, 9, 2, (const size_t[]){hidden, 64},
+    return with_weights(make_net(3, MLP_CROSS_ENTROPY, 9, 2, (const size_t[]){4, 64},
                                  (const mlp_activation[]){act, MLP_SOFTMAX}),
                         huge, 1e20f);
 }
@@ -760,13 +760,13 @@ static mlp_net *net_with_huge_weights(size_t hidden, mlp_activation act, size_t 
  * takes the general path, with inputs of 1: a first step with lr 1e-30
  * passes; then lr 1e20 would move some parameters past FLT_MAX. SGD
  * without momentum. */
-static void expect_general_step_refused(size_t hidden, size_t huge)
+static void expect_general_step_refused(size_t huge)
 {
     float X[8 * 3], Y[8 * 64];
     for (int k = 0; k < 24; k++)
         X[k] = 1.0f;
     cycling_targets(Y, 8, 64);
-    mlp_net *net = net_with_huge_weights(hidden, MLP_IDENTITY, huge);
+    mlp_net *net = net_with_huge_weights(MLP_IDENTITY, huge);
     mlp_optimizer *opt;
     assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.0f, 0.0f), MLP_OK);
     assert_int_equal(mlp_train_batch(net, opt, X, Y, 8, NULL), MLP_OK);
@@ -781,8 +781,7 @@ static void expect_general_step_refused(size_t hidden, size_t huge)
 static void test_gradient_bound_counts_a_hidden_layers_delta(void **state)
 {
     (void)state;
-    expect_general_step_refused(4, 1);
-    expect_general_step_refused(128, 1);
+    expect_general_step_refused(1);
 }
 
 /* The gradient bound must count the hidden activations, not only the
@@ -791,8 +790,7 @@ static void test_gradient_bound_counts_a_hidden_layers_delta(void **state)
 static void test_gradient_bound_counts_hidden_activations(void **state)
 {
     (void)state;
-    expect_general_step_refused(4, 0);
-    expect_general_step_refused(128, 0);
+    expect_general_step_refused(0);
 }
 
 /* The same when the hidden layer takes the tiny path at the new batch size:
@@ -805,7 +803,7 @@ static void test_gradient_bound_counts_tiny_layer_activations(void **state)
     (void)state;
     float X[8 * 3] = {0}, Y[8 * 64];
     cycling_targets(Y, 8, 64);
-    mlp_net *net = net_with_huge_weights(4, MLP_RELU, 0);
+    mlp_net *net = net_with_huge_weights(MLP_RELU, 0);
     mlp_optimizer *opt;
     assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.9f, 0.0f), MLP_OK);
     assert_int_equal(mlp_train_batch(net, opt, X, Y, 8, NULL), MLP_OK);
