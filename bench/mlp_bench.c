@@ -52,7 +52,8 @@ typedef struct workload {
     size_t widths[max_widths]; /* n_0, n_1, ..., n_L */
     mlp_activation hidden, output;
     mlp_loss loss;
-    bool adam; /* --adam: Adam instead of momentum SGD */
+    bool hand_limit; /* xor: the limit is the hand-written step, not the GEMMs */
+    bool adam;       /* --adam: Adam instead of momentum SGD */
     size_t batch;
     size_t iters, warmup; /* default steps per timed round, warm-up steps */
 } workload;
@@ -65,6 +66,7 @@ static const workload workloads[] = {
      .hidden = MLP_RELU,
      .output = MLP_SIGMOID,
      .loss = MLP_MSE,
+     .hand_limit = true,
      .batch = 1,
      .iters = 400000,
      .warmup = 20000},
@@ -101,6 +103,7 @@ typedef struct options {
     const char *only;             /* NULL: every workload */
     const char *net;              /* --net: a workload of these widths instead */
     const char *hidden;           /* --hidden: NULL keeps ReLU */
+    const char *loss;             /* --loss for --net: NULL is cross-entropy */
     bool adam;                    /* --adam */
     out_format format;
     bool no_limit;
@@ -230,14 +233,15 @@ typedef struct dataset {
 } dataset;
 
 /* xor: the four points, one per batch. Others: one batch of random inputs
- * and one-hot targets, used by every step: the time of a step does not
- * depend on the values, and a second batch would only add its size to the
- * peak memory measured from outside. */
+ * and targets the loss accepts (one-hot rows for cross-entropy, zeros and
+ * ones for BCE, values in [-1, 1) for MSE), used by every step: the time of
+ * a step does not depend on the values, and a second batch would only add
+ * its size to the peak memory measured from outside. */
 static dataset make_data(const workload *w)
 {
     size_t n_in = w->widths[0], n_out = w->widths[w->n_widths - 1];
     dataset d = {.n_batches = w->batch == 1 ? 4 : 1};
-    if (w->loss == MLP_MSE) {
+    if (w->hand_limit) {
         static const float xs[] = {0, 0, 0, 1, 1, 0, 1, 1}, ys[] = {0, 1, 1, 0};
         d.X = xmalloc(sizeof xs);
         d.Y = xmalloc(sizeof ys);
@@ -247,10 +251,17 @@ static dataset make_data(const workload *w)
     }
     size_t rows = d.n_batches * w->batch;
     d.X = random_floats(rows * n_in, 1.0f, 12345u);
+    if (w->loss == MLP_MSE) {
+        d.Y = random_floats(rows * n_out, 1.0f, 54321u);
+        return d;
+    }
     d.Y = xmalloc(rows * n_out * sizeof *d.Y);
     memset(d.Y, 0, rows * n_out * sizeof *d.Y);
     for (size_t i = 0; i < rows; i++)
-        d.Y[i * n_out + (i * 7) % n_out] = 1.0f;
+        for (size_t j = 0; j < n_out; j++)
+            if (w->loss == MLP_CROSS_ENTROPY ? j == (i * 7) % n_out
+                                             : (i * 7 + j) % 3 == 0)
+                d.Y[i * n_out + j] = 1.0f;
     return d;
 }
 
@@ -450,7 +461,7 @@ static result run_workload(const workload *w, const options *o)
     result r = {.w = w, .threads = o->threads, .analytic_mib = analytic_mib(w)};
     size_t iters = pick(o->iters, w->iters), warmup = pick(o->warmup, w->warmup);
     size_t rounds = pick(o->rounds, 5);
-    bool is_xor = w->loss == MLP_MSE;
+    bool is_xor = w->hand_limit;
     dataset d = make_data(w);
     /* The limit's buffers exist, and one limit step has made OpenBLAS touch
      * its own buffers, before the baseline is read: the memory that appears
@@ -558,7 +569,7 @@ static double net_mib(const result *r)
 
 static const char *limit_name(const result *r)
 {
-    return r->w->loss == MLP_MSE ? "hand-written C" : "GEMM only";
+    return r->w->hand_limit ? "hand-written C" : "GEMM only";
 }
 
 static void print_table_header(void)
@@ -862,8 +873,11 @@ static void usage(FILE *to)
             "  --workload W  run only W (default: all, smallest first)\n"
             "  --batch N     rows per step for digits-size and large (xor stays at 1)\n"
             "  --net N0-N1-..-NL  instead of the workloads, a network of these widths\n"
-            "                (2 to 8 of them; softmax + cross-entropy output, batch 32\n"
-            "                unless --batch) against its GEMM-only limit\n"
+            "                (2 to 8 of them; batch 32 unless --batch) against its\n"
+            "                GEMM-only limit\n"
+            "  --loss L      output of --net: ce (softmax + cross-entropy, the\n"
+            "                default; 2 outputs at least), bce (sigmoid + binary\n"
+            "                cross-entropy) or mse (identity + mean squared error)\n"
             "  --hidden A    hidden activation of digits-size, large and --net:\n"
             "                relu (default), leaky-relu, tanh, sigmoid or identity\n"
             "  --adam        train digits-size, large and --net with Adam (lr 1e-3,\n"
@@ -911,6 +925,8 @@ static options parse_options(int argc, char **argv)
             o.net = next, k++;
         else if (strcmp(arg, "--hidden") == 0 && next)
             o.hidden = next, k++;
+        else if (strcmp(arg, "--loss") == 0 && next)
+            o.loss = next, k++;
         else if (strcmp(arg, "--adam") == 0)
             o.adam = true;
         else if (strcmp(arg, "--csv") == 0)
@@ -934,15 +950,28 @@ static options parse_options(int argc, char **argv)
     return o;
 }
 
-/* --net 64-256-10: a softmax + cross-entropy network of those widths, timed
- * against its GEMM-only limit, with about 1e10 FLOP per timed round. */
-static workload custom_workload(const char *spec, size_t batch)
+/* --loss: the output layer and loss of a --net network. */
+static void parse_loss(const char *name, workload *w)
 {
-    workload w = {.name = spec,
-                  .hidden = MLP_RELU,
-                  .output = MLP_SOFTMAX,
-                  .loss = MLP_CROSS_ENTROPY,
-                  .batch = batch ? batch : 32};
+    if (!name || strcmp(name, "ce") == 0)
+        w->output = MLP_SOFTMAX, w->loss = MLP_CROSS_ENTROPY;
+    else if (strcmp(name, "bce") == 0)
+        w->output = MLP_SIGMOID, w->loss = MLP_BCE;
+    else if (strcmp(name, "mse") == 0)
+        w->output = MLP_IDENTITY, w->loss = MLP_MSE;
+    else {
+        fprintf(stderr, "mlp_bench: unknown loss '%s' (ce, bce or mse)\n", name);
+        exit(2);
+    }
+}
+
+/* --net 64-256-10: a network of those widths, with the output and loss that
+ * --loss names, timed against its GEMM-only limit, with about 1e10 FLOP per
+ * timed round. */
+static workload custom_workload(const char *spec, size_t batch, const char *loss)
+{
+    workload w = {.name = spec, .hidden = MLP_RELU, .batch = batch ? batch : 32};
+    parse_loss(loss, &w);
     const char *p = spec;
     bool ok = true;
     while (ok && *p) {
@@ -954,11 +983,12 @@ static workload custom_workload(const char *spec, size_t batch)
             w.widths[w.n_widths++] = (size_t)width;
         p = *end == '-' ? end + 1 : end;
     }
-    if (!ok || w.n_widths < 2 || w.widths[w.n_widths - 1] < 2) {
+    size_t min_outputs = w.loss == MLP_CROSS_ENTROPY ? 2 : 1;
+    if (!ok || w.n_widths < 2 || w.widths[w.n_widths - 1] < min_outputs) {
         fprintf(stderr,
                 "mlp_bench: --net wants 2 to %d widths such as 64-256-10, "
-                "with at least 2 outputs\n",
-                max_widths);
+                "with at least %zu output%s\n",
+                max_widths, min_outputs, min_outputs > 1 ? "s" : "");
         exit(2);
     }
     double flop = 6.0 * (double)weight_count(&w) * (double)w.batch;
@@ -984,19 +1014,23 @@ static mlp_activation parse_hidden(const char *name)
     exit(2);
 }
 
-/* The workloads to run, as copies that --batch, --hidden, --adam and --net
- * shape. xor keeps batch 1, ReLU and SGD: its limit is written for exactly
- * that step. A changed workload is named after what changed, as in
- * large/tanh or large/tanh/adam. */
+/* The workloads to run, as copies that --batch, --hidden, --adam, --net and
+ * --loss shape. xor keeps batch 1, ReLU and SGD: its limit is written for
+ * exactly that step. A changed workload is named after what changed, as in
+ * large/tanh, large/tanh/adam or 30-16-1/bce. */
 static size_t choose_workloads(const options *o, workload *chosen, char names[][80])
 {
     size_t n = 0;
+    if (o->loss && !o->net) {
+        fprintf(stderr, "mlp_bench: --loss goes with --net\n");
+        exit(2);
+    }
     if (o->net)
-        chosen[n++] = custom_workload(o->net, o->batch);
+        chosen[n++] = custom_workload(o->net, o->batch, o->loss);
     for (size_t k = 0; !o->net && k < n_workloads; k++)
         if (!o->only || strcmp(o->only, workloads[k].name) == 0) {
             chosen[n] = workloads[k];
-            if (o->batch && chosen[n].loss != MLP_MSE)
+            if (o->batch && !chosen[n].hand_limit)
                 chosen[n].batch = o->batch;
             n++;
         }
@@ -1005,13 +1039,13 @@ static size_t choose_workloads(const options *o, workload *chosen, char names[][
         exit(2);
     }
     mlp_activation hidden = o->hidden ? parse_hidden(o->hidden) : MLP_RELU;
-    for (size_t k = 0; (o->hidden || o->adam) && k < n; k++)
-        if (chosen[k].loss != MLP_MSE) {
+    for (size_t k = 0; (o->hidden || o->adam || o->loss) && k < n; k++)
+        if (!chosen[k].hand_limit) {
             chosen[k].hidden = hidden;
             chosen[k].adam = o->adam;
-            snprintf(names[k], sizeof names[k], "%.50s%s%.12s%s", chosen[k].name,
-                     o->hidden ? "/" : "", o->hidden ? o->hidden : "",
-                     o->adam ? "/adam" : "");
+            snprintf(names[k], sizeof names[k], "%.50s%s%.12s%s%.4s%s", chosen[k].name,
+                     o->hidden ? "/" : "", o->hidden ? o->hidden : "", o->loss ? "/" : "",
+                     o->loss ? o->loss : "", o->adam ? "/adam" : "");
             chosen[k].name = names[k];
         }
     return n;

@@ -3,7 +3,8 @@
 # holds on any machine at any speed. Every step after warm-up makes no heap
 # allocation while the count of the set-up's allocations is not zero (the
 # --wrap=mlp_alloc counter works), and after 20,000 xor steps the library's
-# parameters equal the hand-written step's bit for bit.
+# parameters equal the hand-written step's bit for bit. --net runs with
+# each --loss.
 
 # Runs mlp_bench with ARGN and --json, and puts its parsed output in out.
 function(run_bench out)
@@ -47,3 +48,11 @@ if(NOT diff EQUAL 0)
   message(FATAL_ERROR "xor: the library's parameters differ from the hand-written step's "
                       "by up to ${diff}")
 endif()
+
+# --net with each output and loss, 1 output where the loss allows it.
+foreach(case "13-16-2;ce" "13-16-1;bce" "13-16-1;mse")
+  list(GET case 0 widths)
+  list(GET case 1 loss)
+  run_bench(net --net ${widths} --loss ${loss} --iters 3 --warmup 2 --rounds 1)
+  check_allocations("${net}" "${widths}/${loss}")
+endforeach()
