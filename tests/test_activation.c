@@ -3,7 +3,8 @@
  * libmlp computes without libm so that its loops vectorize: accuracy against
  * double-precision libm over sweeps of inputs, the special values, the
  * library's vectorized passes against the per-entry formulas bit for bit,
- * and the softmax pass that uses the same exponential.
+ * the softmax pass that uses the same exponential, and BCE's
+ * log(1 + e^-x), in double and also without libm.
  */
 #include "internal.h"
 #include "test_util.h"
@@ -132,6 +133,28 @@ static float largest_entry(const float *x, size_t count)
     return largest;
 }
 
+/* BCE's log(1 + e^-x) in double (mlp_softplus_tail) within 4 ulp of the
+ * long double value, where its exponential is a normal double (x <= 708,
+ * every float there, sampled through its bit patterns); 0 beyond, and at
+ * infinity; NaN for NaN. */
+static void test_softplus_tail_accuracy(void **state)
+{
+    (void)state;
+    double worst = 0.0;
+    for (uint32_t b = 0; b <= bits_of(708.0f); b += 997) {
+        double x = float_at(b);
+        long double want = log1pl(expl(-(long double)x));
+        double error = (double)fabsl((mlp_softplus_tail(x) - want) / want);
+        worst = fmax(worst, error / DBL_EPSILON);
+    }
+    assert_true(worst <= 4.0);
+    assert_true(worst > 0.0); /* the sweep compared something */
+    const double beyond[] = {708.0001, 709.0, 745.2, 1e6, 3e38, INFINITY};
+    for (size_t k = 0; k < sizeof beyond / sizeof beyond[0]; k++)
+        assert_true(mlp_softplus_tail(beyond[k]) == 0.0);
+    assert_true(isnan(mlp_softplus_tail(NAN)));
+}
+
 /* The library's vectorized passes (mlp_activation_forward / _backward)
  * give the bits of the per-entry formulas, for every element-wise
  * activation, on rows long enough for vector loops and their remainders,
@@ -218,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_tanh_accuracy),
         cmocka_unit_test(test_sigmoid_accuracy),
         cmocka_unit_test(test_leaky_relu_values),
+        cmocka_unit_test(test_softplus_tail_accuracy),
         cmocka_unit_test(test_passes_match_formulas),
         cmocka_unit_test(test_softmax_accuracy),
     };
