@@ -62,8 +62,9 @@ static MLP_ALWAYS_INLINE float softmax_forward(const float *restrict b, float *r
  * pass, not in its loop: there, with rows of a few tens of entries, each
  * row would end in a reduction across the vector's lanes that costs more
  * than the row, and on wide rows the read costs no measurable time. */
-static inline float forward_rows(mlp_activation act, const float *restrict b,
-                                 float *restrict Z, float *restrict A, size_t m, size_t n)
+static MLP_ALWAYS_INLINE float forward_rows(mlp_activation act, const float *restrict b,
+                                            float *restrict Z, float *restrict A,
+                                            size_t m, size_t n)
 {
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {
@@ -74,6 +75,21 @@ static inline float forward_rows(mlp_activation act, const float *restrict b,
     return mlp_max_abs_loop(A, m * n);
 }
 
+/* forward_rows, with n = 1 a constant where the layer has one output: the
+ * loop down the column then runs in vectors, where a loop per one-entry row
+ * runs g one row at a time (a column of 256: sigmoid 1,140 ns against 125,
+ * identity 285 against 38). Used for the outputs of a binary classifier
+ * (sigmoid) and of a regression (identity); for every activation it would
+ * cost 20 KB of code instead of 8. */
+static inline float forward_block(mlp_activation act, const float *restrict b,
+                                  float *restrict Z, float *restrict A, size_t m,
+                                  size_t n)
+{
+    if (n == 1)
+        return forward_rows(act, b, Z, A, m, 1);
+    return forward_rows(act, b, Z, A, m, n);
+}
+
 /* mlp_activation_forward for each vector width (MLP_VECTOR_CLONES: clones
  * are static, a wrapper exports them, as clang 14 links no other way). */
 static MLP_VECTOR_CLONES float forward_pass(mlp_activation act, const float *b, float *Z,
@@ -81,9 +97,9 @@ static MLP_VECTOR_CLONES float forward_pass(mlp_activation act, const float *b, 
 {
     switch (act) {
     case MLP_IDENTITY:
-        return forward_rows(MLP_IDENTITY, b, Z, A, m, n);
+        return forward_block(MLP_IDENTITY, b, Z, A, m, n);
     case MLP_SIGMOID:
-        return forward_rows(MLP_SIGMOID, b, Z, A, m, n);
+        return forward_block(MLP_SIGMOID, b, Z, A, m, n);
     case MLP_TANH:
         return forward_rows(MLP_TANH, b, Z, A, m, n);
     case MLP_RELU:

@@ -158,19 +158,23 @@ static void test_softplus_tail_accuracy(void **state)
 /* The library's vectorized passes (mlp_activation_forward / _backward)
  * give the bits of the per-entry formulas, for every element-wise
  * activation, on rows long enough for vector loops and their remainders,
- * and return the largest |A| and |delta|, on rows of 37 and of 150. */
+ * and return the largest |A| and |delta|: 3 rows of 37 and of 150, and a
+ * column of 37 rows (one output, which the forward pass takes down the
+ * column). */
 static void test_passes_match_formulas(void **state)
 {
     (void)state;
-    enum { m = 3, n_max = 150 };
-    static const size_t widths[] = {37, n_max};
+    enum { n_max = 150, size_max = 3 * n_max };
+    static const struct {
+        size_t m, n;
+    } shapes[] = {{3, 37}, {3, n_max}, {37, 1}};
     static const mlp_activation acts[] = {MLP_IDENTITY, MLP_SIGMOID, MLP_TANH, MLP_RELU,
                                           MLP_LEAKY_RELU};
-    float b[n_max], Z[m * n_max], Z0[m * n_max], A[m * n_max];
-    float delta[m * n_max], delta0[m * n_max], db[n_max];
+    float b[n_max], Z[size_max], Z0[size_max], A[size_max];
+    float delta[size_max], delta0[size_max], db[n_max];
     test_rng rng = {17};
-    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
-        const size_t n = widths[w];
+    for (size_t w = 0; w < sizeof shapes / sizeof shapes[0]; w++) {
+        const size_t m = shapes[w].m, n = shapes[w].n;
         test_fill_uniform(&rng, b, n, -1, 1);
         test_fill_uniform(&rng, Z0, m * n, -12, 12);
         test_fill_uniform(&rng, delta0, m * n, -2, 2);
