@@ -55,28 +55,51 @@ mlp_status mlp_loss_check_targets(mlp_loss loss, const float *Y, size_t m, size_
 /* BCE from the logits: -log a = softplus(-z) and -log(1-a) = softplus(z),
  * with softplus(u) = max(u, 0) + log(1 + e^-|u|), finite even where a
  * rounds to 0 or 1. A term whose weight (y or 1 - y) is zero contributes
- * nothing, even where z overflowed to infinity. The terms are made in
- * blocks of bce_block, in a loop that runs in vectors (mlp_softplus_tail
- * has no call), then added in order in double. */
-enum { bce_block = 64 };
+ * nothing, even where z overflowed to infinity. */
+static inline double bce_term(double y, double z, double tail)
+{
+    double on = y != 0.0 ? y * ((z < 0.0 ? -z : 0.0) + tail) : 0.0;
+    double off = y != 1.0 ? (1.0 - y) * ((z > 0.0 ? z : 0.0) + tail) : 0.0;
+    return on + off;
+}
 
-static MLP_VECTOR_CLONES double bce_sum(const float *Z, const float *Y, size_t count)
+/* Below a vector of 8 doubles the outputs take glibc's exp and log1p, one
+ * at a time: one vector of mlp_softplus_tail takes about 45 ns, one glibc
+ * pair 10 (a batch of one sample with one output, a tiny network's step). */
+enum { bce_vector_min = 8, bce_block = 64 };
+
+static double bce_sum_libm(const float *Z, const float *Y, size_t count)
+{
+    double sum = 0.0;
+    for (size_t k = 0; k < count; k++)
+        sum += bce_term(Y[k], Z[k], log1p(exp(-fabs((double)Z[k]))));
+    return sum;
+}
+
+/* From 8 outputs on, the terms are made in blocks of bce_block, in a loop
+ * that runs in vectors (mlp_softplus_tail has no call), then added in
+ * order in double. */
+static MLP_VECTOR_CLONES double bce_sum_vector(const float *Z, const float *Y,
+                                               size_t count)
 {
     double sum = 0.0, term[bce_block];
     for (size_t first = 0; first < count; first += bce_block) {
         size_t n = count - first < bce_block ? count - first : bce_block;
         const float *z = Z + first, *y = Y + first;
-        for (size_t k = 0; k < n; k++) {
-            double y_k = y[k], z_k = z[k], tail = mlp_softplus_tail(fabs(z_k));
-            double on = y_k != 0.0 ? y_k * ((z_k < 0.0 ? -z_k : 0.0) + tail) : 0.0;
-            double off =
-                y_k != 1.0 ? (1.0 - y_k) * ((z_k > 0.0 ? z_k : 0.0) + tail) : 0.0;
-            term[k] = on + off;
-        }
+        for (size_t k = 0; k < n; k++)
+            term[k] = bce_term(y[k], z[k], mlp_softplus_tail(fabs((double)z[k])));
         for (size_t k = 0; k < n; k++)
             sum += term[k];
     }
     return sum;
+}
+
+/* The choice outside the vector-width copies, so that a small batch does
+ * not pay for the call through their dispatch. */
+static double bce_sum(const float *Z, const float *Y, size_t count)
+{
+    return count < bce_vector_min ? bce_sum_libm(Z, Y, count)
+                                  : bce_sum_vector(Z, Y, count);
 }
 
 /* Cross-entropy from the logits: log a_j = (z_j - z_top) - log S, where
