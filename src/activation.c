@@ -75,17 +75,19 @@ static MLP_ALWAYS_INLINE float forward_rows(mlp_activation act, const float *res
     return mlp_max_abs_loop(A, m * n);
 }
 
-/* forward_rows, with n = 1 a constant where the layer has one output: the
- * loop down the column then runs in vectors, where a loop per one-entry row
- * runs g one row at a time (a column of 256: sigmoid 1,140 ns against 125,
- * identity 285 against 38). Used for the outputs of a binary classifier
- * (sigmoid) and of a regression (identity); for every activation it would
- * cost 20 KB of code instead of 8. */
+/* forward_rows, with n = 1 a constant where the layer has one output and
+ * 16 rows or more: the loop down the column then runs in vectors, where a
+ * loop per one-entry row runs g one row at a time (a column of 256: sigmoid
+ * 1,140 ns against 125, identity 285 against 38). Below 16 rows (one
+ * AVX-512 vector of floats) whole training steps measured 1-5% slower with
+ * it, though the pass alone was faster, so they keep the row loop. Used for
+ * the outputs of a binary classifier (sigmoid) and of a regression
+ * (identity); for every activation it would cost 20 KB of code instead of 8. */
 static inline float forward_block(mlp_activation act, const float *restrict b,
                                   float *restrict Z, float *restrict A, size_t m,
                                   size_t n)
 {
-    if (n == 1)
+    if (n == 1 && m >= 16)
         return forward_rows(act, b, Z, A, m, 1);
     return forward_rows(act, b, Z, A, m, n);
 }

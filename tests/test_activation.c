@@ -158,16 +158,16 @@ static void test_softplus_tail_accuracy(void **state)
 /* The library's vectorized passes (mlp_activation_forward / _backward)
  * give the bits of the per-entry formulas, for every element-wise
  * activation, on rows long enough for vector loops and their remainders,
- * and return the largest |A| and |delta|: 3 rows of 37 and of 150, and a
- * column of 37 rows (one output, which the forward pass takes down the
- * column). */
+ * and return the largest |A| and |delta|: 3 rows of 37 and of 150, and
+ * columns of 37 and of 5 rows (one output, which the forward pass takes
+ * down the column from 16 rows on). */
 static void test_passes_match_formulas(void **state)
 {
     (void)state;
     enum { n_max = 150, size_max = 3 * n_max };
     static const struct {
         size_t m, n;
-    } shapes[] = {{3, 37}, {3, n_max}, {37, 1}};
+    } shapes[] = {{3, 37}, {3, n_max}, {37, 1}, {5, 1}};
     static const mlp_activation acts[] = {MLP_IDENTITY, MLP_SIGMOID, MLP_TANH, MLP_RELU,
                                           MLP_LEAKY_RELU};
     float b[n_max], Z[size_max], Z0[size_max], A[size_max];
