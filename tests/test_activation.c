@@ -205,18 +205,21 @@ static void test_passes_match_formulas(void **state)
  * costs more, with any exponential), on rows short and long, over logits
  * wide enough apart for entries far below the largest. The largest entry
  * of each row is exactly the float 1/sum (its exponential is exactly 1),
- * which cross-entropy's loss relies on. */
+ * which cross-entropy's loss relies on, and every entry has the bits of
+ * that formula, e^(z_j - max) times the float 1/sum, on each width,
+ * those of 2 to 4 classes that the pass compiles apart included. */
 static void test_softmax_accuracy(void **state)
 {
     (void)state;
     enum { m = 4, n_max = 37 };
-    static const size_t widths[] = {1, 2, 10, n_max};
-    float b[n_max] = {0}, Z[m * n_max], A[m * n_max];
+    static const size_t widths[] = {1, 2, 3, 4, 10, n_max};
+    float b[n_max], Z[m * n_max], A[m * n_max];
     test_rng rng = {23};
     double worst = 0.0;
     for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
         const size_t n = widths[w];
         test_fill_uniform(&rng, Z, m * n, -40, 40);
+        test_fill_uniform(&rng, b, n, -1, 1);
         assert_true(mlp_activation_forward(MLP_SOFTMAX, b, Z, A, m, n) ==
                     largest_entry(A, m * n));
         for (size_t i = 0; i < m; i++) {
@@ -229,9 +232,13 @@ static void test_softmax_accuracy(void **state)
                 sum += exp((double)(z[j] - z[top]));
                 sum_float_exps += mlp_exp_nonpositive(z[j] - z[top]);
             }
-            for (size_t j = 0; j < n; j++)
+            const float inv = (float)(1.0 / sum_float_exps);
+            for (size_t j = 0; j < n; j++) {
                 add_error(a[j], exp((double)(z[j] - z[top])) / sum, &worst);
-            assert_true(a[top] == (float)(1.0 / sum_float_exps));
+                float formula = mlp_exp_nonpositive(z[j] - z[top]) * inv;
+                assert_true(bits_of(a[j]) == bits_of(formula));
+            }
+            assert_true(a[top] == inv);
         }
     }
     assert_true(worst <= 3.0);
