@@ -866,6 +866,31 @@ static void test_overflowed_logits_keep_exact_loss(void **state)
         MLP_ERR_NUMERIC);
 }
 
+/* Cross-entropy's loss against the log-sum-exp formula in double on every
+ * width that loss.c compiles apart (2 to 4 classes) and one beyond, with
+ * the top logit first, in the middle and last, and a spread target. */
+static void test_cross_entropy_loss_on_every_width(void **state)
+{
+    (void)state;
+    for (size_t n = 2; n <= 5; n++)
+        for (size_t top = 0; top < n; top += n / 2) {
+            float logits[5], y[5] = {0};
+            double log_sum = 0.0;
+            for (size_t j = 0; j < n; j++) {
+                logits[j] = j == top ? 2.0f : -0.7f * (float)j;
+                log_sum += exp((double)logits[j]);
+            }
+            log_sum = log(log_sum);
+            y[0] = 0.25f;
+            y[n - 1] += 0.75f;
+            double want = 0.0;
+            for (size_t j = 0; j < n; j++)
+                want -= y[j] * ((double)logits[j] - log_sum);
+            check_rel(saturated_loss(MLP_CROSS_ENTROPY, MLP_SOFTMAX, logits, n, y), want,
+                      1e-6, 0.0, "cross-entropy loss");
+        }
+}
+
 /* BCE's loss is the same to 1e-14 whichever way its outputs go: fewer than
  * 8 take glibc's exp and log1p, 8 and more the library's vector loop
  * (loss.c), in blocks of 64. The mean over 77 outputs against the mean of
@@ -998,6 +1023,7 @@ int main(void)
         cmocka_unit_test(test_train_batch_matches_separate_calls),
         cmocka_unit_test(test_saturated_outputs_keep_exact_loss),
         cmocka_unit_test(test_overflowed_logits_keep_exact_loss),
+        cmocka_unit_test(test_cross_entropy_loss_on_every_width),
         cmocka_unit_test(test_bce_loss_same_on_both_paths),
         cmocka_unit_test(test_cross_entropy_loss_is_accurate_at_extremes),
         cmocka_unit_test(test_db_is_column_sums_of_delta),

@@ -204,6 +204,26 @@ static void test_backward_refuses_bad_cross_entropy_rows(void **state)
     mlp_net_free(net);
 }
 
+/* The same row-sum check on every width that loss.c compiles apart (2 to
+ * 4 classes) and one beyond: the second row sums to 1.01, then to 1.0005. */
+static void test_cross_entropy_rows_checked_on_every_width(void **state)
+{
+    (void)state;
+    for (size_t n = 2; n <= 5; n++) {
+        mlp_net *net = small_net(MLP_CROSS_ENTROPY, n, MLP_SOFTMAX);
+        float Y[2 * 5] = {0};
+        Y[0] = 1.0f;
+        Y[n] = 0.5f;
+        Y[2 * n - 1] = 0.51f;
+        expect_targets_refused(net, Y);
+        Y[2 * n - 1] = 0.5005f;
+        const float *out;
+        assert_int_equal(mlp_forward(net, X3, 2, &out), MLP_OK);
+        assert_int_equal(mlp_backward(net, Y, NULL), MLP_OK);
+        mlp_net_free(net);
+    }
+}
+
 /* ---- Calls in the wrong order ---- */
 
 static void test_backward_before_forward_is_state_error(void **state)
@@ -607,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_backward_refuses_non_finite_targets),
         cmocka_unit_test(test_backward_refuses_bce_targets_outside_unit_interval),
         cmocka_unit_test(test_backward_refuses_bad_cross_entropy_rows),
+        cmocka_unit_test(test_cross_entropy_rows_checked_on_every_width),
         cmocka_unit_test(test_backward_before_forward_is_state_error),
         cmocka_unit_test(test_add_dense_discards_cache_and_grads),
         cmocka_unit_test(test_step_without_backward_is_state_error),
