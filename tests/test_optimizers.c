@@ -515,6 +515,19 @@ static void expect_step_refused_then_free(mlp_net *net, mlp_optimizer *opt,
     mlp_net_free(net);
 }
 
+/* With SGD without momentum on X and Y (m rows): a first step with lr
+ * 1e-30 passes, then one with lr 1e20 must be refused
+ * (expect_step_refused_then_free). */
+static void expect_huge_lr_refused_then_free(mlp_net *net, const float *X, const float *Y,
+                                             size_t m)
+{
+    mlp_optimizer *opt;
+    assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.0f, 0.0f), MLP_OK);
+    assert_int_equal(mlp_train_batch(net, opt, X, Y, m, NULL), MLP_OK);
+    assert_int_equal(mlp_optimizer_set_lr(opt, 1e20f), MLP_OK);
+    expect_step_refused_then_free(net, opt, X, Y, m);
+}
+
 /* steps calls of mlp_train_batch, each of which must succeed. */
 static void train_steps(mlp_net *net, mlp_optimizer *opt, const float *X, const float *Y,
                         size_t m, int steps)
@@ -688,8 +701,8 @@ static void test_gradient_bound_counts_the_output_delta(void **state)
 
 /* A 64-4-2 network (270 parameters) at batch 2, where the 4-2 softmax
  * layer takes the tiny path backward (4 x 2 x 2 <= 64) and the first layer
- * the general one, with weights of +-1e20 in layer `huge`: a first step
- * with lr 1e-30 passes, and one with lr 1e20 must be refused. The two rows
+ * the general one, with weights of +-1e20 in layer `huge`, must refuse
+ * the step with lr 1e20 (expect_huge_lr_refused_then_free). The two rows
  * are equal and their classes differ, so one misses. */
 static void expect_tiny_output_step_refused(size_t huge)
 {
@@ -702,11 +715,7 @@ static void expect_tiny_output_step_refused(size_t huge)
         with_weights(make_net(64, MLP_CROSS_ENTROPY, 7, 2, (const size_t[]){4, 2},
                               (const mlp_activation[]){MLP_IDENTITY, MLP_SOFTMAX}),
                      huge, 1e20f);
-    mlp_optimizer *opt;
-    assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.0f, 0.0f), MLP_OK);
-    assert_int_equal(mlp_train_batch(net, opt, X, Y, 2, NULL), MLP_OK);
-    assert_int_equal(mlp_optimizer_set_lr(opt, 1e20f), MLP_OK);
-    expect_step_refused_then_free(net, opt, X, Y, 2);
+    expect_huge_lr_refused_then_free(net, X, Y, 2);
 }
 
 /* A tiny layer's gradients are read, not bounded: first weights of 1e20
@@ -757,9 +766,8 @@ static mlp_net *net_with_huge_weights(mlp_activation act, size_t huge)
 }
 
 /* On a network from net_with_huge_weights at batch 8, where every layer
- * takes the general path, with inputs of 1: a first step with lr 1e-30
- * passes; then lr 1e20 would move some parameters past FLT_MAX. SGD
- * without momentum. */
+ * takes the general path, with inputs of 1, lr 1e20 would move some
+ * parameters past FLT_MAX (expect_huge_lr_refused_then_free). */
 static void expect_general_step_refused(size_t huge)
 {
     float X[8 * 3], Y[8 * 64];
@@ -767,11 +775,7 @@ static void expect_general_step_refused(size_t huge)
         X[k] = 1.0f;
     cycling_targets(Y, 8, 64);
     mlp_net *net = net_with_huge_weights(MLP_IDENTITY, huge);
-    mlp_optimizer *opt;
-    assert_int_equal(mlp_sgd_create(&opt, net, 1e-30f, 0.0f, 0.0f), MLP_OK);
-    assert_int_equal(mlp_train_batch(net, opt, X, Y, 8, NULL), MLP_OK);
-    assert_int_equal(mlp_optimizer_set_lr(opt, 1e20f), MLP_OK);
-    expect_step_refused_then_free(net, opt, X, Y, 8);
+    expect_huge_lr_refused_then_free(net, X, Y, 8);
 }
 
 /* And the delta of a hidden layer on the general path, which the pass that
