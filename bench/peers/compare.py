@@ -15,6 +15,11 @@ only in their number of steps). About two minutes per thread count on a
     cmake --build build/peers -j
     /usr/bin/python3 bench/peers/compare.py --threads 1 --cpu 1
 
+--net 4-16-3/ce 30-16-1/bce ... adds networks of other widths (and
+losses: ce, bce or mse) to the timing tables, as mlp_bench --net builds
+them, at the batch --batch gives (default 32), each program timing the
+same network.
+
 --cpu K pins every program to CPU K with taskset (one thread only); the
 shared machines these figures come from have unlike virtual CPUs
 (bench/README.md, "Results"). PyTorch is skipped when torch is not
@@ -71,20 +76,32 @@ def heap_allocs(command):
     sys.exit(f"compare.py: no heap summary from valgrind for {' '.join(command)}")
 
 
-def timing_table(threads, pin, mlp_bench, fann_bench, torch_script):
-    out, _ = run([mlp_bench, "--threads", str(threads), "--csv"], pin)
-    libmlp = csv_rows(out)
-    fann = csv_rows(run([fann_bench, "--csv"], pin)[0]) if threads == 1 else {}
-    torch = {}
-    if torch_script:
-        out, _ = run(["/usr/bin/python3", torch_script, "--threads", str(threads),
-                      "--csv"], pin)
-        torch = csv_rows(out)
+def net_options(spec, batch):
+    """The options that make each benchmark time --net's spec, 4-16-3/ce,
+    and the name the rows come back under."""
+    widths, _, loss = spec.partition("/")
+    return ["--net", widths, "--loss", loss or "ce", "--batch", str(batch)], \
+        f"{widths}/{loss or 'ce'}"
+
+
+def timing_table(threads, pin, mlp_bench, fann_bench, torch_script, nets, batch):
+    runs = [([], WORKLOADS)] + [(options, [name]) for options, name in
+                                (net_options(spec, batch) for spec in nets)]
+    libmlp, fann, torch = {}, {}, {}
+    for options, _ in runs:
+        out, _ = run([mlp_bench, "--threads", str(threads), "--csv"] + options, pin)
+        libmlp.update(csv_rows(out))
+        if threads == 1:
+            fann.update(csv_rows(run([fann_bench, "--csv"] + options, pin)[0]))
+        if torch_script:
+            out, _ = run(["/usr/bin/python3", torch_script, "--threads", str(threads),
+                          "--csv"] + options, pin)
+            torch.update(csv_rows(out))
     print(f"\n### Samples per second, {threads} thread(s)\n")
     print("| workload | batch | libmlp | its limit | libmlp / limit | PyTorch | "
           "FANN (per sample) | libmlp / PyTorch | libmlp / FANN |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for name in WORKLOADS:
+    for name in (name for _, names in runs for name in names):
         row = libmlp[name]
         ours = float(row["samples_per_s"])
         cells = [name, row["batch"], f"{ours:,.0f}",
@@ -100,16 +117,21 @@ def timing_table(threads, pin, mlp_bench, fann_bench, torch_script):
     return libmlp, fann
 
 
-def one_sample_table(pin, mlp_bench, fann):
+def one_sample_table(pin, mlp_bench, fann, nets):
     """FANN updates after every sample; libmlp with --batch 1 does the same
     arithmetic per step (no limit: at batch 1 the library makes no
     cblas_sgemm call, so the GEMM-only limit bounds nothing)."""
-    out, _ = run([mlp_bench, "--threads", "1", "--batch", "1", "--no-limit", "--csv"], pin)
-    libmlp = csv_rows(out)
+    command = [mlp_bench, "--threads", "1", "--no-limit", "--csv"]
+    libmlp = csv_rows(run(command + ["--batch", "1"], pin)[0])
+    names = list(WORKLOADS)
+    for spec in nets:
+        options, name = net_options(spec, 1)
+        libmlp.update(csv_rows(run(command + options, pin)[0]))
+        names.append(name)
     print("\n### One sample per step, 1 thread: samples per second\n")
     print("| workload | libmlp (`--batch 1`) | FANN | libmlp / FANN |")
     print("|---|---|---|---|")
-    for name in WORKLOADS:
+    for name in names:
         ours = float(libmlp[name]["samples_per_s"])
         theirs = float(fann[name]["samples_per_s"])
         print(f"| {name} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}x |")
@@ -160,6 +182,11 @@ def main():
                         help="OpenBLAS thread counts to time (FANN at 1 only)")
     parser.add_argument("--cpu", type=int, default=None,
                         help="pin 1-thread runs to this CPU with taskset")
+    parser.add_argument("--net", nargs="+", default=[], metavar="WIDTHS[/LOSS]",
+                        help="networks to time besides the workloads, such as "
+                        "4-16-3/ce, 30-16-1/bce or 8-32-1/mse (as mlp_bench --net)")
+    parser.add_argument("--batch", type=int, default=32,
+                        help="rows per step of the --net networks (default 32)")
     args = parser.parse_args()
 
     mlp_bench = os.path.join(args.build, "bench", "mlp_bench")
@@ -176,9 +203,10 @@ def main():
     libmlp = None
     for threads in args.threads:
         pin = args.cpu if threads == 1 else None
-        libmlp, fann = timing_table(threads, pin, mlp_bench, fann_bench, torch_script)
+        libmlp, fann = timing_table(threads, pin, mlp_bench, fann_bench, torch_script,
+                                    args.net, args.batch)
         if threads == 1:
-            one_sample_table(pin, mlp_bench, fann)
+            one_sample_table(pin, mlp_bench, fann, args.net)
     memory_table(args.cpu, mlp_bench, fann_bench, torch_script,
                  float(libmlp["large"]["analytic_min_mib"]))
     if shutil.which("valgrind"):

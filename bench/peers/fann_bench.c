@@ -16,6 +16,12 @@
  * inputs in [-1, 1) (the same xorshift) with one-hot targets, row i of
  * class (i * 7) % n_out. Timing is mlp_bench's: warm-up, then rounds, the
  * fastest counting; GFLOP/s counts 6 x weights x samples.
+ *
+ * --net 4-16-3 --loss ce|bce|mse --batch 64 trains the network that
+ * mlp_bench --net builds, as far as FANN can: for ce and bce sigmoid
+ * outputs with squared error on mlp_bench's targets (one-hot rows, or 1
+ * where (7 i + j) % 3 == 0), for mse linear outputs on targets in [-1, 1)
+ * (xorshift seed 54321). The batch sets only how many rows the data has.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -28,7 +34,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { max_widths = 4 };
+enum { max_widths = 8 };
 
 typedef struct workload {
     const char *name;
@@ -37,12 +43,15 @@ typedef struct workload {
     unsigned batch; /* rows per batch in mlp_bench: the data is 1 batch */
     size_t samples; /* sample-updates per timed round */
     size_t warmup;  /* untimed sample-updates first */
+    char loss;      /* the targets: 'c' one-hot rows (cross-entropy), 'b' zeros
+                       and ones (BCE, and xor's four points), 'm' values in
+                       [-1, 1) (MSE, with linear outputs) */
 } workload;
 
 static const workload workloads[] = {
-    {"xor", 3, {2, 4, 1}, 1, 400000, 20000},
-    {"digits-size", 4, {64, 128, 64, 10}, 32, 20000, 2000},
-    {"large", 4, {784, 1024, 1024, 10}, 256, 300, 20},
+    {"xor", 3, {2, 4, 1}, 1, 400000, 20000, 'b'},
+    {"digits-size", 4, {64, 128, 64, 10}, 32, 20000, 2000, 'c'},
+    {"large", 4, {784, 1024, 1024, 10}, 256, 300, 20, 'c'},
 };
 enum { n_workloads = sizeof workloads / sizeof workloads[0] };
 
@@ -96,9 +105,17 @@ static dataset make_data(const workload *w)
     uint32_t seed = 12345u;
     for (size_t k = 0; k < d.rows * n_in; k++)
         d.X[k] = next_uniform(&seed);
-    memset(d.Y, 0, d.rows * n_out * sizeof *d.Y);
+    if (w->loss == 'm') {
+        seed = 54321u;
+        for (size_t k = 0; k < d.rows * n_out; k++)
+            d.Y[k] = next_uniform(&seed);
+        return d;
+    }
     for (size_t i = 0; i < d.rows; i++)
-        d.Y[i * n_out + (i * 7) % n_out] = 1.0f;
+        for (size_t j = 0; j < n_out; j++)
+            d.Y[i * n_out + j] =
+                (w->loss == 'c' ? j == (i * 7) % n_out : (i * 7 + j) % 3 == 0) ? 1.0f
+                                                                               : 0.0f;
     return d;
 }
 
@@ -110,7 +127,7 @@ static struct fann *make_net(const workload *w)
         exit(1);
     }
     fann_set_activation_function_hidden(ann, FANN_LINEAR_PIECE);
-    fann_set_activation_function_output(ann, FANN_SIGMOID);
+    fann_set_activation_function_output(ann, w->loss == 'm' ? FANN_LINEAR : FANN_SIGMOID);
     fann_set_train_error_function(ann, FANN_ERRORFUNC_LINEAR);
     fann_set_training_algorithm(ann, FANN_TRAIN_INCREMENTAL);
     fann_set_learning_rate(ann, 0.01f);
@@ -154,20 +171,58 @@ static void run(const workload *w, size_t samples, int rounds, int csv)
     free(d.Y);
 }
 
+/* --net 4-16-3 with --loss and --batch: a workload of those widths, named
+ * as mlp_bench names it (4-16-3, or 4-16-3/ce when --loss is given), with
+ * about 2e9 FLOP per timed round. */
+static int net_workload(workload *w, const char *spec, const char *named_loss,
+                        unsigned batch)
+{
+    static char name[80];
+    const char *loss = named_loss ? named_loss : "ce";
+    if (strcmp(loss, "ce") != 0 && strcmp(loss, "bce") != 0 && strcmp(loss, "mse") != 0)
+        return 0;
+    *w = (workload){.name = name, .batch = batch ? batch : 32, .loss = loss[0]};
+    for (const char *p = spec; *p;) {
+        char *end;
+        long width = strtol(p, &end, 10);
+        if (end == p || width <= 0 || width > 1000000 || w->n_widths == max_widths ||
+            (*end != '\0' && (*end != '-' || end[1] == '\0')))
+            return 0;
+        w->widths[w->n_widths++] = (unsigned)width;
+        p = *end == '-' ? end + 1 : end;
+    }
+    if (w->n_widths < 2 || w->widths[w->n_widths - 1] < (w->loss == 'c' ? 2u : 1u))
+        return 0;
+    double weights = 0.0;
+    for (unsigned l = 1; l < w->n_widths; l++)
+        weights += (double)w->widths[l - 1] * w->widths[l];
+    w->samples = (size_t)fmin(fmax(2e9 / (6.0 * weights), 100.0), 400000.0);
+    w->warmup = w->samples / 20 + 1;
+    snprintf(name, sizeof name, "%.60s%s%.4s", spec, named_loss ? "/" : "",
+             named_loss ? named_loss : "");
+    return 1;
+}
+
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: fann_bench [--workload xor|digits-size|large] [--samples N] "
-                "[--rounds N] [--csv]\n"
-                "  --samples N  sample-updates per timed round (default per workload:\n"
-                "               xor 400000, digits-size 20000, large 300); --iters N\n"
-                "               is the same, as in mlp_bench and torch_bench.py, since\n"
-                "               a FANN step is one sample\n"
-                "  --rounds N   timed rounds, the fastest counts (default 5)\n");
+    fprintf(to,
+            "usage: fann_bench [--workload xor|digits-size|large] [--samples N] "
+            "[--rounds N] [--csv]\n"
+            "       fann_bench --net N0-N1-..-NL [--loss ce|bce|mse] [--batch N] ...\n"
+            "  --samples N  sample-updates per timed round (default per workload:\n"
+            "               xor 400000, digits-size 20000, large 300); --iters N\n"
+            "               is the same, as in mlp_bench and torch_bench.py, since\n"
+            "               a FANN step is one sample\n"
+            "  --rounds N   timed rounds, the fastest counts (default 5)\n"
+            "  --net W      the network mlp_bench --net W builds, as far as FANN\n"
+            "               can (see the top of fann_bench.c), with --loss (default\n"
+            "               ce) and --batch (rows of data, default 32)\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *only = NULL;
+    const char *only = NULL, *net = NULL, *loss = NULL;
+    unsigned batch = 0;
     size_t samples = 0;
     int rounds = 5, csv = 0;
     for (int k = 1; k < argc; k++) {
@@ -179,12 +234,30 @@ int main(int argc, char **argv)
             samples = (size_t)atoll(next), k++;
         else if (strcmp(argv[k], "--rounds") == 0 && next && atoi(next) > 0)
             rounds = atoi(next), k++;
+        else if (strcmp(argv[k], "--net") == 0 && next)
+            net = next, k++;
+        else if (strcmp(argv[k], "--loss") == 0 && next)
+            loss = next, k++;
+        else if (strcmp(argv[k], "--batch") == 0 && next && atoi(next) > 0)
+            batch = (unsigned)atoi(next), k++;
         else if (strcmp(argv[k], "--csv") == 0)
             csv = 1;
         else {
             usage(strcmp(argv[k], "--help") == 0 ? stdout : stderr);
             return strcmp(argv[k], "--help") == 0 ? 0 : 2;
         }
+    }
+    workload custom;
+    if (net && (only || !net_workload(&custom, net, loss, batch))) {
+        fprintf(stderr,
+                "fann_bench: --net wants 2 to %d widths such as 64-256-10 and "
+                "--loss ce, bce or mse, and no --workload\n",
+                max_widths);
+        return 2;
+    }
+    if (!net && (loss || batch)) {
+        fprintf(stderr, "fann_bench: --loss and --batch go with --net\n");
+        return 2;
     }
     if (csv)
         printf("workload,threads,batch,samples_per_s,gflops,us_per_step,ns_per_sample\n");
@@ -193,6 +266,10 @@ int main(int argc, char **argv)
                "%-12s %3s %5s %12s %8s %10s %10s\n",
                "workload", "thr", "batch", "samples/s", "GFLOP/s", "us/step",
                "ns/sample");
+    if (net) {
+        run(&custom, samples ? samples : custom.samples, rounds, csv);
+        return 0;
+    }
     int ran = 0;
     for (size_t k = 0; k < n_workloads; k++)
         if (!only || strcmp(only, workloads[k].name) == 0) {

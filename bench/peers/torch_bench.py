@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch on mlp_bench's three training workloads, for the comparison in
+"""PyTorch on mlp_bench's three training workloads, or on a network of other
+widths as mlp_bench's --net builds it, for the comparison in
 bench/peers/README.md.
 
 Run with Debian's python3-torch (apt-get install python3-torch):
@@ -14,6 +15,14 @@ in turn for xor; for the others, one batch of inputs in [-1, 1) and
 one-hot targets (row i has class (i * 7) % n_out), used by every step. Timing is
 mlp_bench's: warm-up steps, then timed rounds, the fastest counting.
 GFLOP/s counts 6 x weights x samples, as mlp_bench does.
+
+--net 4-16-3 --loss ce|bce|mse --batch 64 builds what mlp_bench --net
+builds: ReLU hidden layers and, for the output, softmax + cross-entropy
+(CrossEntropyLoss on the logits, targets one-hot as above), sigmoid +
+binary cross-entropy (BCEWithLogitsLoss, the form a PyTorch user writes;
+target (i, j) is 1 where (7 i + j) % 3 == 0, else 0) or identity + mean
+squared error (targets in [-1, 1) from the xorshift, seed 54321); batch 32
+unless --batch, and about 1e10 FLOP per timed round, as in mlp_bench.
 """
 
 import argparse
@@ -64,18 +73,31 @@ def xorshift_floats(count, seed):
     return out
 
 
-def make_model(widths):
+def make_model(widths, sigmoid_output):
     layers = []
     for k in range(len(widths) - 1):
         layers.append(torch.nn.Linear(widths[k], widths[k + 1]))
         if k + 2 < len(widths):
             layers.append(torch.nn.ReLU())
-    if widths[-1] == 1:
+    if sigmoid_output:
         layers.append(torch.nn.Sigmoid())
     return torch.nn.Sequential(*layers)
 
 
-def make_batches(name, widths, batch):
+def parse_net(spec, loss):
+    """--net 64-256-10 and --loss: the widths, as mlp_bench checks them."""
+    try:
+        widths = [int(w) for w in spec.split("-")]
+    except ValueError:
+        widths = []
+    min_outputs = 2 if loss == "ce" else 1
+    if not 2 <= len(widths) <= 8 or min(widths) <= 0 or widths[-1] < min_outputs:
+        sys.exit(f"torch_bench.py: --net wants 2 to 8 widths such as 64-256-10, "
+                 f"with at least {min_outputs} output(s)")
+    return widths
+
+
+def make_batches(name, widths, batch, loss):
     """Input and target batches, used in turn by the steps (xor: four)."""
     if name == "xor":
         xs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
@@ -84,22 +106,41 @@ def make_batches(name, widths, batch):
     n_in, n_out = widths[0], widths[-1]
     X = torch.tensor(xorshift_floats(batch * n_in, 12345), dtype=torch.float32)
     X = X.reshape(batch, n_in)
+    if loss == "mse":
+        Y = torch.tensor(xorshift_floats(batch * n_out, 54321), dtype=torch.float32)
+        return [(X, Y.reshape(batch, n_out))]
+    if loss == "bce":
+        Y = [[1.0 if (i * 7 + j) % 3 == 0 else 0.0 for j in range(n_out)]
+             for i in range(batch)]
+        return [(X, torch.tensor(Y))]
     classes = torch.tensor([(i * 7) % n_out for i in range(batch)])
     return [(X, classes)]
 
 
-def time_workload(name, threads, iters, rounds):
-    widths, batch, default_iters, warmup = WORKLOADS[name]
+def loss_function(name, loss):
+    if name == "xor":
+        return lambda out, y: 0.5 * ((out - y) ** 2).mean()
+    return {"ce": torch.nn.CrossEntropyLoss(), "bce": torch.nn.BCEWithLogitsLoss(),
+            "mse": torch.nn.MSELoss()}[loss]
+
+
+def net_workload(widths, batch):
+    """(widths, batch, steps per round, warm-up steps) of a --net network:
+    about 1e10 FLOP per round, as mlp_bench times it, at most 20,000 steps
+    (PyTorch's step costs tens of microseconds however small the network)."""
+    flop = 6.0 * sum(widths[k] * widths[k + 1] for k in range(len(widths) - 1)) * batch
+    iters = int(min(max(1e10 / flop, 10), 20000))
+    return widths, batch, iters, iters // 20 + 1
+
+
+def time_workload(name, spec, loss, threads, iters, rounds):
+    widths, batch, default_iters, warmup = spec
     iters = iters or default_iters
     torch.manual_seed(0)
-    model = make_model(widths)
+    model = make_model(widths, name == "xor")
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    if name == "xor":
-        def loss_fn(out, y):
-            return 0.5 * ((out - y) ** 2).mean()
-    else:
-        loss_fn = torch.nn.CrossEntropyLoss()
-    batches = make_batches(name, widths, batch)
+    loss_fn = loss_function(name, loss)
+    batches = make_batches(name, widths, batch, loss)
 
     def steps(first, count):
         for s in range(first, first + count):
@@ -136,11 +177,30 @@ def main():
                         help="steps per timed round (default per workload)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--csv", action="store_true")
+    parser.add_argument("--net", help="a network of these widths (64-256-10) instead "
+                        "of the workloads, as mlp_bench --net builds it")
+    parser.add_argument("--loss", choices=["ce", "bce", "mse"], default=None,
+                        help="output and loss of --net (default ce)")
+    parser.add_argument("--batch", type=int, default=0,
+                        help="rows per step of --net (default 32)")
     args = parser.parse_args()
+    if (args.loss or args.batch) and not args.net:
+        sys.exit("torch_bench.py: --loss and --batch go with --net")
+    if args.net and args.workload:
+        sys.exit("torch_bench.py: --net replaces --workload")
 
     torch.set_num_threads(1)  # the OpenMP pool; see the top of this file
-    names = [args.workload] if args.workload else list(WORKLOADS)
-    results = [time_workload(n, args.threads, args.iters, args.rounds) for n in names]
+    if args.net:
+        loss = args.loss or "ce"
+        widths = parse_net(args.net, loss)
+        # named as mlp_bench names it, so that compare.py can match the rows
+        name = args.net + ("/" + args.loss if args.loss else "")
+        spec = net_workload(widths, args.batch or 32)
+        results = [time_workload(name, spec, loss, args.threads, args.iters, args.rounds)]
+    else:
+        names = [args.workload] if args.workload else list(WORKLOADS)
+        results = [time_workload(n, WORKLOADS[n], "ce", args.threads, args.iters,
+                                 args.rounds) for n in names]
     columns = ["workload", "threads", "batch", "samples_per_s", "gflops",
                "us_per_step", "ns_per_sample"]
     if args.csv:
