@@ -16,9 +16,9 @@ only in their number of steps). About two minutes per thread count on a
     /usr/bin/python3 bench/peers/compare.py --threads 1 --cpu 1
 
 --net 4-16-3/ce 30-16-1/bce ... adds networks of other widths (and
-losses: ce, bce or mse) to the timing tables, as mlp_bench --net builds
-them, at the batch --batch gives (default 32), each program timing the
-same network.
+losses: ce, bce or mse) to the timing tables and to the allocation count,
+as mlp_bench --net builds them, at the batch --batch gives (default 32),
+each program timing the same network.
 
 --cpu K pins every program to CPU K with taskset (one thread only); the
 shared machines these figures come from have unlike virtual CPUs
@@ -155,20 +155,25 @@ def memory_table(pin, mlp_bench, fann_bench, torch_script, minimum_mib):
         print(f"| {label} | {kib:,} | {kib / minimum_kib:.3f}x |")
 
 
-def alloc_table(mlp_bench):
+def alloc_table(mlp_bench, nets, net_batch):
     """Under valgrind a large step at batch 256 takes about a minute, so
     large is counted at batch 16: the work block is sized per batch in the
-    same way."""
+    same way. The --net networks are counted at their batch."""
     print("\n### Heap allocations per training step, from outside (valgrind)\n")
     print("| workload | batch | steps | allocations in the whole run | per step |")
     print("|---|---|---|---|---|")
-    for name, batch, few, many in (("xor", 1, 1000, 2000), ("digits-size", 32, 50, 100),
-                                   ("large", 16, 2, 4)):
+    runs = [(name, ["--workload", name, "--batch", str(batch)], batch, few, many)
+            for name, batch, few, many in (("xor", 1, 1000, 2000),
+                                           ("digits-size", 32, 50, 100),
+                                           ("large", 16, 2, 4))]
+    for spec in nets:
+        options, name = net_options(spec, net_batch)
+        runs.append((name, options, net_batch, 50, 100))
+    for name, options, batch, few, many in runs:
         counts = []
         for steps in (few, many):
-            counts.append(heap_allocs([mlp_bench, "--workload", name, "--no-limit",
-                                       "--batch", str(batch), "--iters", str(steps),
-                                       "--warmup", "1", "--rounds", "1"]))
+            counts.append(heap_allocs([mlp_bench, "--no-limit", "--iters", str(steps),
+                                       "--warmup", "1", "--rounds", "1"] + options))
         per_step = (counts[1] - counts[0]) / (many - few)
         print(f"| {name} | {batch} | {few + 1} and {many + 1} | {counts[0]} and "
               f"{counts[1]} | {per_step:g} |")
@@ -210,7 +215,7 @@ def main():
     memory_table(args.cpu, mlp_bench, fann_bench, torch_script,
                  float(libmlp["large"]["analytic_min_mib"]))
     if shutil.which("valgrind"):
-        alloc_table(mlp_bench)
+        alloc_table(mlp_bench, args.net, args.batch)
     else:
         print("\nvalgrind not installed: allocations per step not counted from outside.")
 
