@@ -109,6 +109,7 @@ typedef struct options {
     bool no_limit;
     bool gemm_sweep;
     bool layer_sweep;
+    bool infer_sweep;
 } options;
 
 typedef struct result {
@@ -855,6 +856,61 @@ static void layer_sweep(void)
         layer_sweep_one(shapes[k][0], shapes[k][1], shapes[k][2]);
 }
 
+/* ---- --infer-sweep: inference, mlp_infer beside mlp_predict ---- */
+
+/* Nanoseconds per call of mlp_infer (with its caller's workspace) or of
+ * mlp_predict (the network's own cache), the fastest of 5 runs. */
+static double time_inference(mlp_net *net, bool infer, const float *X, size_t m,
+                             float *out, float *work, size_t work_len, size_t reps)
+{
+    double best = INFINITY;
+    for (int run = 0; run < 5; run++) {
+        double t0 = now_s();
+        for (size_t r = 0; r < reps; r++) {
+            mlp_status status = infer ? mlp_infer(net, X, m, out, work, work_len)
+                                      : mlp_predict(net, X, m, out);
+            if (status != MLP_OK)
+                die(infer ? "mlp_infer" : "mlp_predict", status);
+        }
+        best = fmin(best, (now_s() - t0) / (double)reps);
+    }
+    return best * 1e9;
+}
+
+/* One workload's network at batch m, iters calls per run (0: about 2e8
+ * FLOP per run). */
+static void infer_sweep_one(const workload *w, size_t m, size_t iters)
+{
+    mlp_net *net = build_net(w);
+    size_t n_in = w->widths[0], n_out = w->widths[w->n_widths - 1];
+    float *X = random_floats(m * n_in, 1.0f, 12345u);
+    float *out = xmalloc(m * n_out * sizeof *out);
+    size_t work_len = mlp_infer_workspace_size(net, m);
+    float *work = xmalloc(work_len * sizeof *work);
+    double flop = 2.0 * (double)weight_count(w) * (double)m;
+    size_t reps = iters ? iters : (size_t)fmin(fmax(2e8 / flop, 10.0), 2000000.0);
+    double infer = time_inference(net, true, X, m, out, work, work_len, reps);
+    double predict = time_inference(net, false, X, m, out, work, work_len, reps);
+    printf("%-16s %5zu %12.1f %12.1f %12.1f %12.1f\n", w->name, m, infer, predict,
+           infer / (double)m, predict / (double)m);
+    free(work);
+    free(out);
+    free(X);
+    mlp_net_free(net);
+}
+
+/* Each chosen workload's network at one row and at its batch. */
+static void infer_sweep(const workload *chosen, size_t n, size_t iters)
+{
+    printf("%-16s %5s %12s %12s %12s %12s\n", "network", "m", "infer ns", "predict ns",
+           "infer ns/row", "predict/row");
+    for (size_t k = 0; k < n; k++) {
+        infer_sweep_one(&chosen[k], 1, iters);
+        if (chosen[k].batch > 1)
+            infer_sweep_one(&chosen[k], chosen[k].batch, iters);
+    }
+}
+
 /* ---- command line ---- */
 
 static void usage(FILE *to)
@@ -890,7 +946,10 @@ static void usage(FILE *to)
             "                cblas_sgemm) on the workloads' shapes, also at batch 1,\n"
             "                and small cubes, to place its limits\n"
             "  --layer-sweep time a layer's three passes by the tiny path and by the\n"
-            "                matrix core, to place the tiny-layer limit\n");
+            "                matrix core, to place the tiny-layer limit\n"
+            "  --infer-sweep time inference instead of training: mlp_infer and\n"
+            "                mlp_predict on each workload's network (or --net's), at\n"
+            "                one row and at its batch (--iters: calls per run)\n");
 }
 
 static size_t parse_count(const char *flag, const char *text)
@@ -939,6 +998,8 @@ static options parse_options(int argc, char **argv)
             o.gemm_sweep = true;
         else if (strcmp(arg, "--layer-sweep") == 0)
             o.layer_sweep = true;
+        else if (strcmp(arg, "--infer-sweep") == 0)
+            o.infer_sweep = true;
         else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
             exit(0);
@@ -1069,6 +1130,10 @@ int main(int argc, char **argv)
     workload chosen[n_workloads];
     char names[n_workloads][80];
     size_t n = choose_workloads(&o, chosen, names);
+    if (o.infer_sweep) {
+        infer_sweep(chosen, n, o.iters);
+        return 0;
+    }
     result results[n_workloads];
     for (size_t k = 0; k < n; k++)
         results[k] = run_workload(&chosen[k], &o);

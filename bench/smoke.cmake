@@ -4,7 +4,7 @@
 # allocation while the count of the set-up's allocations is not zero (the
 # --wrap=mlp_alloc counter works), and after 20,000 xor steps the library's
 # parameters equal the hand-written step's bit for bit. --net runs with
-# each --loss.
+# each --loss, and --infer-sweep once.
 
 # Runs mlp_bench with ARGN and --json, and puts its parsed output in out.
 function(run_bench out)
@@ -56,3 +56,11 @@ foreach(case "13-16-2;ce" "13-16-1;bce" "13-16-1;mse")
   run_bench(net --net ${widths} --loss ${loss} --iters 3 --warmup 2 --rounds 1)
   check_allocations("${net}" "${widths}/${loss}")
 endforeach()
+
+# --infer-sweep runs mlp_infer and mlp_predict, which must both succeed
+# (mlp_bench exits non-zero otherwise), at one row and at the batch.
+execute_process(COMMAND ${BENCH} --infer-sweep --net 4-16-3 --batch 8 --iters 10
+                RESULT_VARIABLE rc OUTPUT_VARIABLE table ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT table MATCHES "4-16-3 +8 ")
+  message(FATAL_ERROR "mlp_bench --infer-sweep exited with ${rc}:\n${table}${err}")
+endif()
