@@ -614,12 +614,13 @@ size_t mlp_infer_workspace_size(const mlp_net *net, size_t m)
     return count;
 }
 
-/* Ping-pongs between two caller buffers: each layer's matrix product reads
+/* Ping-pongs between two caller buffers. A general layer's product reads
  * A_prev from one and writes Z to the other, and g(Z) lands back in the
- * first, whose A_prev has been consumed. The tiny-layer path cannot do that
- * (it writes A while it still reads A_prev), so every layer takes the
- * general path here; the two give the same bits. Nothing in net is
- * written. */
+ * first, whose A_prev has been consumed. A tiny layer writes A while it
+ * still reads A_prev, so its A goes to the other buffer and its Z, at most
+ * mlp_tiny_limit floats, to the stack; a tiny output layer's A is copied
+ * to out, which may be X. Both paths give the same bits, as in
+ * mlp_forward. Nothing in net is written. */
 mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out,
                      float *work, size_t work_len)
 {
@@ -633,15 +634,26 @@ mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out,
     if (needed == 0 || work_len < needed)
         return MLP_ERR_SHAPE;
 
-    float *Z = work;
-    float *A = work + needed / 2;
+    float *half[2] = {work, work + needed / 2};
+    float Z_tiny[mlp_tiny_limit]; /* m n_out <= m n_in n_out <= the limit */
+    size_t prev = 1;              /* the half the next A_prev is in, once not X */
     const float *A_prev = X;
     for (size_t l = 0; l < net->n_layers; l++) {
         const mlp_layer *L = &net->layers[l];
-        float *A_out = l + 1 == net->n_layers ? out : A;
-        mlp_dense_forward_general(Z, A_out, A_prev, L->W, L->b, m, L->n_in, L->n_out,
-                                  L->act);
-        A_prev = A_out;
+        bool last = l + 1 == net->n_layers;
+        if (forward_is_tiny(L, m)) {
+            prev = 1 - prev;
+            mlp_tiny_forward(Z_tiny, half[prev], A_prev, L->W, L->b, m, L->n_in, L->n_out,
+                             L->act);
+            if (last)
+                memcpy(out, half[prev], m * L->n_out * sizeof *out);
+            A_prev = half[prev];
+        } else {
+            float *A = last ? out : half[prev];
+            mlp_dense_forward_general(half[1 - prev], A, A_prev, L->W, L->b, m, L->n_in,
+                                      L->n_out, L->act);
+            A_prev = A;
+        }
     }
     return MLP_OK;
 }

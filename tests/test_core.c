@@ -327,6 +327,34 @@ static void test_infer_matches_predict(void **state)
     mlp_net_free(net);
 }
 
+/* Layers that take the tiny path and layers that do not, in turn: at one
+ * row 2 -> 4, 32 -> 2, 2 -> 2 and 40 -> 1 are tiny and 4 -> 32 and 2 -> 40
+ * are not; at two rows only 2 -> 4 and 2 -> 2 are. mlp_infer keeps each
+ * tiny layer's A out of the buffer its A_prev is in, so it must agree bit
+ * for bit with mlp_predict, also when out is X itself. */
+static void test_infer_mixes_tiny_and_general_layers(void **state)
+{
+    (void)state;
+    const size_t widths[] = {4, 32, 2, 2, 40, 1};
+    const mlp_activation acts[] = {MLP_RELU, MLP_TANH,     MLP_LEAKY_RELU,
+                                   MLP_RELU, MLP_IDENTITY, MLP_SIGMOID};
+    mlp_net *net = make_net(2, MLP_MSE, 8, 6, widths, acts);
+    float X[3 * 2], predicted[3], inferred[3], in_place[3 * 2], work[2 * 3 * 40];
+    test_rng rng = {5};
+    test_fill_uniform(&rng, X, 3 * 2, -2, 2);
+    for (size_t m = 1; m <= 3; m++) {
+        size_t work_len = mlp_infer_workspace_size(net, m);
+        assert_int_equal(work_len, 2 * m * 40);
+        assert_int_equal(mlp_predict(net, X, m, predicted), MLP_OK);
+        assert_int_equal(mlp_infer(net, X, m, inferred, work, work_len), MLP_OK);
+        assert_memory_equal(predicted, inferred, m * sizeof *predicted);
+        memcpy(in_place, X, sizeof X);
+        assert_int_equal(mlp_infer(net, in_place, m, in_place, work, work_len), MLP_OK);
+        assert_memory_equal(predicted, in_place, m * sizeof *predicted);
+    }
+    mlp_net_free(net);
+}
+
 static void test_infer_leaves_cache_alone(void **state)
 {
     (void)state;
@@ -1006,6 +1034,7 @@ int main(void)
         cmocka_unit_test(test_rng_matches_reference),
         cmocka_unit_test(test_changing_batch_size_matches_single_rows),
         cmocka_unit_test(test_infer_matches_predict),
+        cmocka_unit_test(test_infer_mixes_tiny_and_general_layers),
         cmocka_unit_test(test_infer_leaves_cache_alone),
         cmocka_unit_test(test_infer_refuses_small_workspace),
         cmocka_unit_test(test_train_batch_reduces_loss),
