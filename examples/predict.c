@@ -6,11 +6,13 @@
  * the model was trained on (the digits and diabetes examples fold their
  * standardization into the saved model, so their raw CSV rows fit as they
  * are). One more, trailing column is taken as the target and printed next
- * to the prediction, with a summary at the end: accuracy for a softmax
- * model, RMSE for a model with one output.
+ * to the prediction, with a summary at the end: accuracy for a classifier,
+ * RMSE for another model with one output.
  *
- * One line per row: the row number, then the class (arg max) and its
- * probability for a softmax model, or every output otherwise.
+ * One line per row: the row number, then the class and its probability
+ * for a classifier (a softmax model: the arg max; a model with one sigmoid
+ * output, such as breast_cancer's: class 1 when the output, the
+ * probability of class 1, is above 0.5), or every output otherwise.
  *
  * Usage: predict MODEL DATA.csv
  */
@@ -37,12 +39,33 @@ static size_t arg_max(const float *v, size_t n)
     return best;
 }
 
-/* Whether the network's output layer is softmax (a classifier). */
-static int is_classifier(const mlp_net *net)
+/* What the network's outputs are. */
+typedef enum { OUTPUT_VALUES, OUTPUT_CLASSES, OUTPUT_BINARY } output_kind;
+
+/* Softmax outputs are class probabilities; one sigmoid output is the
+ * probability of class 1 against class 0. */
+static output_kind output_kind_of(const mlp_net *net)
 {
     mlp_activation act;
-    return mlp_layer_activation(net, mlp_net_layers(net) - 1, &act) == MLP_OK &&
-           act == MLP_SOFTMAX;
+    if (mlp_layer_activation(net, mlp_net_layers(net) - 1, &act) != MLP_OK)
+        return OUTPUT_VALUES;
+    if (act == MLP_SOFTMAX)
+        return OUTPUT_CLASSES;
+    return act == MLP_SIGMOID && mlp_net_outputs(net) == 1 ? OUTPUT_BINARY
+                                                           : OUTPUT_VALUES;
+}
+
+/* The predicted class of a row of k outputs, and its probability. */
+static size_t predicted_class(output_kind kind, const float *p, size_t k, float *prob)
+{
+    if (kind == OUTPUT_BINARY) {
+        size_t c = p[0] > 0.5f;
+        *prob = c ? p[0] : 1.0f - p[0];
+        return c;
+    }
+    size_t c = arg_max(p, k);
+    *prob = p[c];
+    return c;
 }
 
 /* Prints one line per row and, when targets are given (target not NULL),
@@ -51,14 +74,16 @@ static void print_predictions(const mlp_net *net, const float *P, const float *t
                               size_t rows)
 {
     size_t k = mlp_net_outputs(net), hits = 0;
-    int classifier = is_classifier(net);
+    output_kind kind = output_kind_of(net);
+    int classifier = kind != OUTPUT_VALUES;
     double squared = 0.0;
     for (size_t i = 0; i < rows; i++) {
         const float *p = P + i * k;
         printf("%zu:", i + 1);
         if (classifier) {
-            size_t c = arg_max(p, k);
-            printf(" class %zu (p %.3f)", c, p[c]);
+            float prob;
+            size_t c = predicted_class(kind, p, k, &prob);
+            printf(" class %zu (p %.3f)", c, prob);
             hits += target != NULL && (float)c == target[i];
         } else {
             for (size_t j = 0; j < k; j++)
