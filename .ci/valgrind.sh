@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Valgrind memcheck check: builds the examples (RelWithDebInfo, build/valgrind)
-# and runs every ctest test labelled `example` (xor, regression, digits,
-# diabetes, predict on both saved models, with the arguments of their ctest
-# registration) under valgrind, which CMake puts in front of each test
+# and runs every ctest test labelled `example` (xor, regression, resume,
+# digits, diabetes, breast_cancer, predict on their three saved models, with
+# the arguments of their ctest registration) under valgrind, which CMake puts in front of each test
 # command through CMAKE_CROSSCOMPILING_EMULATOR. Any memory error, and any
 # definitely or indirectly lost block, makes valgrind exit with 99 and the
 # test fail. "Possibly lost" blocks (OpenBLAS keeps its thread pool and
