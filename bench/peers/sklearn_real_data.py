@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""scikit-learn on the same splits as examples/digits.c and examples/diabetes.c.
+"""scikit-learn on the same splits as examples/digits.c, examples/diabetes.c
+and examples/breast_cancer.c.
 
 Reproduces the scikit-learn column of the README's "How these numbers
 compare" table. Needs Debian's python3-sklearn:
@@ -15,7 +16,7 @@ import warnings
 
 import numpy as np
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
@@ -114,7 +115,30 @@ def diabetes():
           % (np.mean(r2s), min(r2s), max(r2s)))
 
 
+def breast_cancer():
+    d = load("breast_cancer.csv")
+    n = len(d)
+    n_test = n_val = n // 5
+    n_train = n - n_test - n_val
+    X, y = d[:, :30], d[:, 30].astype(int)
+    Xs = StandardScaler().fit(X[:n_train]).transform(X)
+    test = slice(n_train + n_val, n)
+    logistic = LogisticRegression(max_iter=1000).fit(Xs[:n_train], y[:n_train])
+    print("breast_cancer, LogisticRegression: test accuracy %.1f%%"
+          % (100 * logistic.score(Xs[test], y[test])))
+    accs = []
+    for seed in range(10):
+        m = MLPClassifier((16,), activation="relu", solver="adam",
+                          learning_rate_init=1e-3, batch_size=16, max_iter=60,
+                          alpha=0.0, random_state=seed)
+        m.fit(Xs[:n_train], y[:n_train])
+        accs.append(m.score(Xs[test], y[test]))
+    print("breast_cancer, MLPClassifier 30-16-1: test accuracy mean %.1f%% (%.1f to %.1f)"
+          % (100 * np.mean(accs), 100 * min(accs), 100 * max(accs)))
+
+
 if __name__ == "__main__":
     warnings.filterwarnings("ignore")
     digits()
     diabetes()
+    breast_cancer()
