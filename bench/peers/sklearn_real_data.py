@@ -75,6 +75,21 @@ def load(name):
     return d[permutation(len(d), SPLIT_SEED)]
 
 
+def mlp_classifier_accuracies(name, hidden, batch_size, epochs, Xs, y, n_train, test):
+    """MLPClassifier (ReLU, Adam 1e-3, no L2) trained on the first n_train
+    rows with 10 initialization seeds; prints the mean, least and largest
+    test accuracy."""
+    accs = []
+    for seed in range(10):
+        m = MLPClassifier((hidden,), activation="relu", solver="adam",
+                          learning_rate_init=1e-3, batch_size=batch_size, max_iter=epochs,
+                          alpha=0.0, random_state=seed)
+        m.fit(Xs[:n_train], y[:n_train])
+        accs.append(m.score(Xs[test], y[test]))
+    print("%s, MLPClassifier: test accuracy mean %.1f%% (%.1f to %.1f)"
+          % (name, 100 * np.mean(accs), 100 * min(accs), 100 * max(accs)))
+
+
 def digits():
     d = load("digits.csv")
     n = len(d)
@@ -82,15 +97,8 @@ def digits():
     n_train = n - n_test - n_val
     X, y = d[:, :64], d[:, 64].astype(int)
     Xs = StandardScaler().fit(X[:n_train]).transform(X)
-    accs = []
-    for seed in range(10):
-        m = MLPClassifier((128,), activation="relu", solver="adam",
-                          learning_rate_init=1e-3, batch_size=32, max_iter=40,
-                          alpha=0.0, random_state=seed)
-        m.fit(Xs[:n_train], y[:n_train])
-        accs.append(m.score(Xs[n_train + n_val:], y[n_train + n_val:]))
-    print("digits, MLPClassifier 64-128-10: test accuracy mean %.1f%% (%.1f to %.1f)"
-          % (100 * np.mean(accs), 100 * min(accs), 100 * max(accs)))
+    mlp_classifier_accuracies("digits 64-128-10", 128, 32, 40, Xs, y, n_train,
+                              slice(n_train + n_val, n))
 
 
 def diabetes():
@@ -126,15 +134,7 @@ def breast_cancer():
     logistic = LogisticRegression(max_iter=1000).fit(Xs[:n_train], y[:n_train])
     print("breast_cancer, LogisticRegression: test accuracy %.1f%%"
           % (100 * logistic.score(Xs[test], y[test])))
-    accs = []
-    for seed in range(10):
-        m = MLPClassifier((16,), activation="relu", solver="adam",
-                          learning_rate_init=1e-3, batch_size=16, max_iter=60,
-                          alpha=0.0, random_state=seed)
-        m.fit(Xs[:n_train], y[:n_train])
-        accs.append(m.score(Xs[test], y[test]))
-    print("breast_cancer, MLPClassifier 30-16-1: test accuracy mean %.1f%% (%.1f to %.1f)"
-          % (100 * np.mean(accs), 100 * min(accs), 100 * max(accs)))
+    mlp_classifier_accuracies("breast_cancer 30-16-1", 16, 16, 60, Xs, y, n_train, test)
 
 
 if __name__ == "__main__":
