@@ -636,7 +636,8 @@ mlp_status mlp_infer(const mlp_net *net, const float *X, size_t m, float *out,
 
     float *half[2] = {work, work + needed / 2};
     float Z_tiny[mlp_tiny_limit]; /* m n_out <= m n_in n_out <= the limit */
-    size_t prev = 1;              /* the half the next A_prev is in, once not X */
+    size_t prev = 1; /* the half A_prev is in; while A_prev is X, 1, so that a
+                        general layer's A goes to half 1, a tiny layer's to 0 */
     const float *A_prev = X;
     for (size_t l = 0; l < net->n_layers; l++) {
         const mlp_layer *L = &net->layers[l];
