@@ -229,9 +229,11 @@ size_t mlp_infer_workspace_size(const mlp_net *net, size_t m);
 
 /* Inference that does not change the network: runs m rows of X forward using
  * the caller's workspace (at least mlp_infer_workspace_size(net, m) floats,
- * given in work_len) and writes the m x n_L outputs to out. Several threads
- * may call it on one network at once, each with its own workspace, as long
- * as no thread changes the network meanwhile.
+ * given in work_len) and writes the m x n_L outputs to out. out may be X
+ * itself (the outputs are written once X has been read); work must not
+ * overlap X or out. Several threads may call it on one network at once,
+ * each with its own workspace, as long as no thread changes the network
+ * meanwhile.
  * Returns MLP_ERR_ARG (NULL argument, m 0, non-finite input, network without
  * layers or whose output activation does not match its loss), MLP_ERR_SHAPE
  * (work_len too small, m above INT_MAX, or sizes overflow). */
