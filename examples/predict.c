@@ -3,11 +3,11 @@
  * predictions for the rows of a CSV file with a header row.
  *
  * The CSV columns must be exactly the model's inputs, already in the form
- * the model was trained on (the digits and diabetes examples fold their
- * standardization into the saved model, so their raw CSV rows fit as they
- * are). One more, trailing column is taken as the target and printed next
- * to the prediction, with a summary at the end: accuracy for a classifier,
- * RMSE for another model with one output.
+ * the model was trained on (the digits, diabetes and breast_cancer examples
+ * fold their standardization into the saved model, so their raw CSV rows
+ * fit as they are). One more, trailing column is taken as the target and
+ * printed next to the prediction, with a summary at the end: accuracy for
+ * a classifier, RMSE for another model with one output.
  *
  * One line per row: the row number, then the class and its probability
  * for a classifier (a softmax model: the arg max; a model with one sigmoid
