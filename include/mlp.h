@@ -627,6 +627,18 @@ mlp_status mlp_standardize_fit(const float *X, size_t rows, size_t cols, float *
 mlp_status mlp_standardize_apply(float *X, size_t rows, size_t cols, const float *mean,
                                  const float *std);
 
+/* Folds a standardization of the inputs into net's first layer, so that
+ * the network takes raw rows: W' = W / std column by column and
+ * b' = b - W' mean, each bias summed in double. mean and std hold n_0
+ * values each, as mlp_standardize_fit makes them; the network's outputs on
+ * a raw row then equal its former outputs on that row standardized, within
+ * float rounding. Do it once, before saving a model trained on
+ * standardized rows.
+ * Returns MLP_ERR_ARG (NULL, a network without layers, a mean that is not
+ * finite, a std that is not finite and positive), MLP_ERR_NUMERIC (a new
+ * weight or bias would be beyond float's range; net is then unchanged). */
+mlp_status mlp_standardize_fold(mlp_net *net, const float *mean, const float *std);
+
 /* One-hot encodes n integer labels (stored as floats) into out (n x
  * n_classes). Returns MLP_ERR_ARG (NULL, n or n_classes 0, a label that is
  * not an integer in [0, n_classes)), MLP_ERR_SHAPE (n x n_classes

@@ -302,6 +302,47 @@ mlp_status mlp_layer_set_params(mlp_net *net, size_t layer, const float *W,
     return MLP_OK;
 }
 
+/* One unit's folded weights and bias (mlp_standardize_fold): writes them
+ * only when write is set, so that a first pass can check every unit before
+ * a second changes any. Returns whether all are finite. */
+static bool fold_unit(float *w, float *b, size_t n_in, const float *mean,
+                      const float *std, bool write)
+{
+    double shift = 0.0;
+    bool finite = true;
+    for (size_t k = 0; k < n_in; k++) {
+        float w_new = w[k] / std[k];
+        finite &= isfinite(w_new);
+        shift += (double)w_new * mean[k];
+        if (write)
+            w[k] = w_new;
+    }
+    float b_new = (float)(*b - shift);
+    if (write)
+        *b = b_new;
+    return finite && isfinite(b_new);
+}
+
+/* Two passes over the first layer, checking then writing, so that a
+ * refusal changes nothing without a copy of the layer; the network then
+ * forgets its largest |p|, as for any write it does not make itself. */
+mlp_status mlp_standardize_fold(mlp_net *net, const float *mean, const float *std)
+{
+    if (!net || !mean || !std || net->n_layers == 0)
+        return MLP_ERR_ARG;
+    mlp_layer *L = &net->layers[0];
+    for (size_t k = 0; k < L->n_in; k++)
+        if (!isfinite(mean[k]) || !mlp_positive_finite(std[k]))
+            return MLP_ERR_ARG;
+    for (size_t j = 0; j < L->n_out; j++)
+        if (!fold_unit(L->W + j * L->n_in, L->b + j, L->n_in, mean, std, false))
+            return MLP_ERR_NUMERIC;
+    for (size_t j = 0; j < L->n_out; j++)
+        fold_unit(L->W + j * L->n_in, L->b + j, L->n_in, mean, std, true);
+    mlp_net_params_written(net);
+    return MLP_OK;
+}
+
 mlp_status mlp_layer_grads(const mlp_net *net, size_t layer, const float **dW,
                            const float **db)
 {

@@ -661,6 +661,103 @@ static void test_standardize_apply_refusals(void **state)
     assert_true(Z[0] == 1.0f);
 }
 
+/* A 3-4-2 network whose first layer's W and b are set from seed. */
+static mlp_net *fold_net(uint64_t seed)
+{
+    const size_t widths[] = {4, 2};
+    const mlp_activation acts[] = {MLP_TANH, MLP_IDENTITY};
+    mlp_net *net = make_net(3, MLP_MSE, seed, 2, widths, acts);
+    float W[4 * 3], b[4];
+    test_rng rng = {seed};
+    test_fill_uniform(&rng, W, 12, -2, 2);
+    test_fill_uniform(&rng, b, 4, -1, 1);
+    assert_int_equal(mlp_layer_set_params(net, 0, W, b), MLP_OK);
+    return net;
+}
+
+/* The folded first layer is W' = W / std and b' = b - W' mean (summed in
+ * double) bit for bit, later layers are untouched, and the folded network
+ * on raw rows gives the outputs the original gives on those rows
+ * standardized. */
+static void test_standardize_fold(void **state)
+{
+    (void)state;
+    mlp_net *net = fold_net(9), *original = fold_net(9);
+    const float mean[3] = {120.0f, -3.5f, 0.25f}, std[3] = {40.0f, 0.125f, 3.0f};
+    const float *W, *b, *W2_before, *W2_after;
+    assert_int_equal(mlp_layer_params_const(original, 0, &W, &b, NULL, NULL), MLP_OK);
+    float W_new[12], b_new[4];
+    for (size_t j = 0; j < 4; j++) {
+        double shift = 0.0;
+        for (size_t k = 0; k < 3; k++) {
+            W_new[j * 3 + k] = W[j * 3 + k] / std[k];
+            shift += (double)W_new[j * 3 + k] * mean[k];
+        }
+        b_new[j] = (float)(b[j] - shift);
+    }
+    assert_int_equal(mlp_standardize_fold(net, mean, std), MLP_OK);
+    const float *W_fold, *b_fold;
+    assert_int_equal(mlp_layer_params_const(net, 0, &W_fold, &b_fold, NULL, NULL),
+                     MLP_OK);
+    assert_memory_equal(W_fold, W_new, sizeof W_new);
+    assert_memory_equal(b_fold, b_new, sizeof b_new);
+    assert_int_equal(mlp_layer_params_const(original, 1, &W2_before, NULL, NULL, NULL),
+                     MLP_OK);
+    assert_int_equal(mlp_layer_params_const(net, 1, &W2_after, NULL, NULL, NULL), MLP_OK);
+    assert_memory_equal(W2_after, W2_before, 4 * 2 * sizeof *W2_after);
+
+    float raw[5 * 3], standardized[5 * 3], folded_out[5 * 2], original_out[5 * 2];
+    test_rng rng = {10};
+    for (size_t i = 0; i < 5; i++)
+        for (size_t k = 0; k < 3; k++)
+            raw[i * 3 + k] = mean[k] + std[k] * (float)test_uniform(&rng, -2, 2);
+    memcpy(standardized, raw, sizeof raw);
+    assert_int_equal(mlp_standardize_apply(standardized, 5, 3, mean, std), MLP_OK);
+    assert_int_equal(mlp_predict(net, raw, 5, folded_out), MLP_OK);
+    assert_int_equal(mlp_predict(original, standardized, 5, original_out), MLP_OK);
+    for (size_t i = 0; i < 5 * 2; i++)
+        check_rel(folded_out[i], original_out[i], 1e-5, 1e-5, "folded vs standardized");
+    mlp_net_free(net);
+    mlp_net_free(original);
+}
+
+/* Every refusal leaves the parameters as they were: bad arguments, and a
+ * weight or a bias that would leave float's range. Only the last unit's
+ * (its third weight is 1e30) overflows, so the units before it pass the
+ * check and must not have been written when it fails. */
+static void test_standardize_fold_refusals(void **state)
+{
+    (void)state;
+    mlp_net *net = fold_net(11), *empty = NULL;
+    float *W;
+    assert_int_equal(mlp_layer_params(net, 0, &W, NULL, NULL, NULL), MLP_OK);
+    W[3 * 3 + 2] = 1e30f; /* the other weights are within [-2, 2] */
+    assert_int_equal(mlp_net_create(&empty, 3, MLP_MSE, 1), MLP_OK);
+    const float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
+    const float zero_std[3] = {1, 0, 1}, negative_std[3] = {1, 1, -1};
+    const float inf_std[3] = {INFINITY, 1, 1}, nan_mean[3] = {0, NAN, 0};
+    const float small_std[3] = {1, 1, 1e-9f}, large_mean[3] = {0, 0, 1e30f};
+    const struct {
+        mlp_net *net;
+        const float *mean, *std;
+        mlp_status expected;
+    } cases[] = {
+        {NULL, mean, std, MLP_ERR_ARG},          {net, NULL, std, MLP_ERR_ARG},
+        {net, mean, NULL, MLP_ERR_ARG},          {empty, mean, std, MLP_ERR_ARG},
+        {net, mean, zero_std, MLP_ERR_ARG},      {net, mean, negative_std, MLP_ERR_ARG},
+        {net, mean, inf_std, MLP_ERR_ARG},       {net, nan_mean, std, MLP_ERR_ARG},
+        {net, mean, small_std, MLP_ERR_NUMERIC}, {net, large_mean, std, MLP_ERR_NUMERIC},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        float *before = snapshot_params(net);
+        assert_int_equal(mlp_standardize_fold(cases[c].net, cases[c].mean, cases[c].std),
+                         cases[c].expected);
+        expect_params_equal(net, before);
+    }
+    mlp_net_free(empty);
+    mlp_net_free(net);
+}
+
 /* ---- One-hot ---- */
 
 static void test_one_hot(void **state)
@@ -836,6 +933,8 @@ int main(void)
         cmocka_unit_test(test_standardize_fit_refusals),
         cmocka_unit_test(test_standardize_apply),
         cmocka_unit_test(test_standardize_apply_refusals),
+        cmocka_unit_test(test_standardize_fold),
+        cmocka_unit_test(test_standardize_fold_refusals),
         cmocka_unit_test(test_one_hot),
         cmocka_unit_test(test_one_hot_refuses_bad_labels),
         cmocka_unit_test(test_accuracy_one_output),

@@ -593,13 +593,18 @@ static void test_known_params_max_follows_the_updates(void **state)
     }
 }
 
+/* How expect_written_weight_seen writes the weight. */
+typedef enum { THROUGH_VIEW, THROUGH_SETTER, THROUGH_FOLD } weight_write;
+
 /* A write to p that no update pass sees must make the bound read p again.
  * Three steps, each leaving its largest |p|, then a weight whose input is
- * always 0 is set to 3e38, through views taken before the steps or through
- * mlp_layer_set_params. Forward and backward stay finite, but weight decay
- * 2 makes its g 6e38, past FLT_MAX, which a bound trusting the last
- * update's largest |p| would not see. */
-static void expect_written_weight_seen(bool through_setter)
+ * always 0 is set to 3e38, through views taken before the steps, through
+ * mlp_layer_set_params, or by folding a standardization whose std for that
+ * input is |w| / 3e38 (mlp_standardize_fold; the weight is set to 8 before
+ * the steps, so that this std is a normal float). Forward and backward stay
+ * finite, but weight decay 2 makes its g 6e38, past FLT_MAX, which a bound
+ * trusting the last update's largest |p| would not see. */
+static void expect_written_weight_seen(weight_write how)
 {
     float X[2 * 16], Y[2 * 4];
     test_rng rng = {23};
@@ -608,32 +613,50 @@ static void expect_written_weight_seen(bool through_setter)
     X[5] = X[16 + 5] = 0.0f;
     mlp_net *net = bounded_net();
     float *W_view = NULL;
-    if (!through_setter)
+    if (how == THROUGH_VIEW)
         assert_int_equal(mlp_layer_params(net, 0, &W_view, NULL, NULL, NULL), MLP_OK);
+    if (how == THROUGH_FOLD) {
+        float *W = snapshot_params(net);
+        W[5] = 8.0f;
+        assert_int_equal(mlp_layer_set_params(net, 0, W, NULL), MLP_OK);
+        free(W);
+    }
     mlp_optimizer *opt;
     assert_int_equal(mlp_sgd_create(&opt, net, 0.01f, 0.9f, 2.0f), MLP_OK);
     train_steps(net, opt, X, Y, 2, 3);
-    if (through_setter) {
-        float *W = snapshot_params(net); /* layer 0's W leads the block */
-        W[5] = 3e38f;                    /* unit 0, input 5 */
+    float *W = snapshot_params(net); /* layer 0's W leads the block */
+    if (how == THROUGH_SETTER) {
+        W[5] = 3e38f; /* unit 0, input 5 */
         assert_int_equal(mlp_layer_set_params(net, 0, W, NULL), MLP_OK);
-        free(W);
+    } else if (how == THROUGH_FOLD) {
+        float mean[16] = {0}, std[16];
+        for (size_t k = 0; k < 16; k++)
+            std[k] = 1.0f;
+        std[5] = fabsf(W[5]) / 3e38f;
+        assert_int_equal(mlp_standardize_fold(net, mean, std), MLP_OK);
     } else {
         W_view[5] = 3e38f;
     }
+    free(W);
     expect_step_refused_then_free(net, opt, X, Y, 2);
 }
 
 static void test_bound_reads_params_written_through_views(void **state)
 {
     (void)state;
-    expect_written_weight_seen(false);
+    expect_written_weight_seen(THROUGH_VIEW);
 }
 
 static void test_bound_reads_params_set_by_the_setter(void **state)
 {
     (void)state;
-    expect_written_weight_seen(true);
+    expect_written_weight_seen(THROUGH_SETTER);
+}
+
+static void test_bound_reads_params_folded_into(void **state)
+{
+    (void)state;
+    expect_written_weight_seen(THROUGH_FOLD);
 }
 
 /* The gradient bound must count the inputs: a 64-4 softmax network (260
@@ -875,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_known_params_max_follows_the_updates),
         cmocka_unit_test(test_bound_reads_params_written_through_views),
         cmocka_unit_test(test_bound_reads_params_set_by_the_setter),
+        cmocka_unit_test(test_bound_reads_params_folded_into),
         cmocka_unit_test(test_gradient_bound_counts_the_inputs),
         cmocka_unit_test(test_gradient_bound_counts_the_output_delta),
         cmocka_unit_test(test_gradient_bound_reads_a_tiny_layers_gradients),
