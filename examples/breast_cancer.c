@@ -187,36 +187,16 @@ static int test(cancer *c, double *accuracy)
     return 0;
 }
 
-/* Folds the standardization into the first layer, so that the network
- * maps raw features to the probability: W' = W / std (column by column)
- * and b' = b - W' mean. */
-static int fold_standardization(cancer *c)
-{
-    float *W, *b;
-    size_t n_out, n_in;
-    mlp_status st = mlp_layer_params(c->net, 0, &W, &b, &n_out, &n_in);
-    if (st != MLP_OK)
-        return fail("mlp_layer_params", st);
-    for (size_t j = 0; j < n_out; j++) {
-        double shift = 0.0;
-        for (size_t k = 0; k < n_in; k++) {
-            W[j * n_in + k] /= c->std[k];
-            shift += (double)W[j * n_in + k] * c->mean[k];
-        }
-        b[j] = (float)(b[j] - shift);
-    }
-    return 0;
-}
-
-/* Folds the standardization in, checks the folded network on raw test
- * rows, and saves it. */
+/* Folds the standardization into the first layer (mlp_standardize_fold),
+ * so that the network maps raw features to the probability, checks the
+ * folded network on raw test rows, and saves it. */
 static int save(cancer *c, const char *path)
 {
     size_t first = c->n_train + c->n_val;
     double accuracy;
     mlp_status st;
-    if (fold_standardization(c) != 0)
-        return 1;
+    if ((st = mlp_standardize_fold(c->net, c->mean, c->std)) != MLP_OK)
+        return fail("mlp_standardize_fold", st);
     if ((st = mlp_predict(c->net, c->X_raw + first * N_FEATURES, c->n_test, c->p)) !=
             MLP_OK ||
         (st = mlp_accuracy(c->p, c->y + first, c->n_test, 1, &accuracy)) != MLP_OK)

@@ -224,24 +224,17 @@ static int test(diabetes *d, double *r2)
 }
 
 /* Folds the standardizations into the network, so that it maps raw features
- * to the target in its units: the first layer gets W' = W / std (column by
- * column) and b' = b - W' mean; the identity output layer gets
- * W' = y_std W and b' = y_std b + y_mean. */
+ * to the target in its units: the features' into the first layer
+ * (mlp_standardize_fold: W' = W / std column by column, b' = b - W' mean),
+ * the target's into the identity output layer, W' = y_std W and
+ * b' = y_std b + y_mean. */
 static int fold_standardization(diabetes *d)
 {
     float *W, *b;
     size_t n_out, n_in, last = mlp_net_layers(d->net) - 1;
-    mlp_status st = mlp_layer_params(d->net, 0, &W, &b, &n_out, &n_in);
+    mlp_status st = mlp_standardize_fold(d->net, d->mean, d->std);
     if (st != MLP_OK)
-        return fail("mlp_layer_params", st);
-    for (size_t j = 0; j < n_out; j++) {
-        double shift = 0.0;
-        for (size_t k = 0; k < n_in; k++) {
-            W[j * n_in + k] /= d->std[k];
-            shift += (double)W[j * n_in + k] * d->mean[k];
-        }
-        b[j] = (float)(b[j] - shift);
-    }
+        return fail("mlp_standardize_fold", st);
     if ((st = mlp_layer_params(d->net, last, &W, &b, &n_out, &n_in)) != MLP_OK)
         return fail("mlp_layer_params", st);
     for (size_t i = 0; i < n_out * n_in; i++)

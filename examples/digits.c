@@ -190,36 +190,18 @@ static int test(digits *d, double *accuracy)
     return 0;
 }
 
-/* Folds the standardization into the first layer, so that the network takes
- * raw pixels: W x' + b with x' = (x - mean) / std equals W' x + b' with
- * W'[j][k] = W[j][k] / std[k] and b'[j] = b[j] - sum_k W'[j][k] mean[k]. */
-static int fold_standardization(digits *d)
-{
-    float *W, *b;
-    size_t n_out, n_in;
-    mlp_status st = mlp_layer_params(d->net, 0, &W, &b, &n_out, &n_in);
-    if (st != MLP_OK)
-        return fail("mlp_layer_params", st);
-    for (size_t j = 0; j < n_out; j++) {
-        double shift = 0.0;
-        for (size_t k = 0; k < n_in; k++) {
-            W[j * n_in + k] /= d->std[k];
-            shift += (double)W[j * n_in + k] * d->mean[k];
-        }
-        b[j] = (float)(b[j] - shift);
-    }
-    return 0;
-}
-
-/* Folds the standardization in, checks that the folded network gives the
- * same test accuracy on raw rows, and saves it. */
+/* Folds the standardization into the first layer, so that the network
+ * takes raw pixels (W x' + b with x' = (x - mean) / std equals W' x + b'
+ * with W'[j][k] = W[j][k] / std[k] and b'[j] = b[j] - sum_k W'[j][k]
+ * mean[k]), checks that the folded network gives the same test accuracy on
+ * raw rows, and saves it. */
 static int save(digits *d, const char *path, double accuracy)
 {
     size_t first = d->n_train + d->n_val;
     double raw_accuracy;
     mlp_status st;
-    if (fold_standardization(d) != 0)
-        return 1;
+    if ((st = mlp_standardize_fold(d->net, d->mean, d->std)) != MLP_OK)
+        return fail("mlp_standardize_fold", st);
     if ((st = mlp_predict(d->net, d->X_raw + first * N_FEATURES, d->n_test, d->P)) !=
             MLP_OK ||
         (st = mlp_accuracy(d->P, d->Y + first * N_CLASSES, d->n_test, N_CLASSES,
