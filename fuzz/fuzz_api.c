@@ -5,9 +5,10 @@
  * following byte picks an operation (forward, backward, optimizer create
  * and step, train_batch, predict, infer, save/load of the network and the
  * optimizer, clipping, fit, evaluate, growing the network, writing a
- * parameter through its views, setting a layer's parameters...) whose
- * arguments (batch sizes up to 8, float values from ordinary to NaN,
- * infinity and 1e38) come from the bytes after it.
+ * parameter through its views, setting a layer's parameters, folding a
+ * standardization into the first layer...) whose arguments (batch sizes
+ * up to 8, float values from ordinary to NaN, infinity and 1e38) come from
+ * the bytes after it.
  *
  * Besides the sanitizers, every call is checked against the header's
  * promises: statuses are valid; a call that fails with anything but
@@ -434,18 +435,41 @@ static mlp_status op_set_lr(session *s, reader *r)
     return mlp_optimizer_set_lr(s->opt, next_float(r));
 }
 
+/* Folds a standardization into the first layer, as a caller does before
+ * saving; the deviations are mostly usable, sometimes anything (zero,
+ * negative, subnormal, NaN). The fold promises more than run_op checks:
+ * a refusal, MLP_ERR_NUMERIC included, changes nothing, and a fold of
+ * finite parameters leaves finite ones. */
+static mlp_status op_fold(session *s, reader *r)
+{
+    size_t n = mlp_net_inputs(s->net), count;
+    float mean[MAX_UNITS], std[MAX_UNITS];
+    fill(r, mean, n);
+    for (size_t k = 0; k < n; k++)
+        std[k] =
+            next_below(r, 8) ? 0.25f * (float)(1 + next_below(r, 16)) : next_float(r);
+    float *before = snapshot(s->net, &count);
+    bool was_finite = params_finite(s->net);
+    mlp_status st = mlp_standardize_fold(s->net, mean, std);
+    if ((st != MLP_OK && !same_params(s->net, before, count)) ||
+        (st == MLP_OK && was_finite && !params_finite(s->net)))
+        abort();
+    free(before);
+    return st;
+}
+
 typedef mlp_status (*operation)(session *, reader *);
 
 static const operation operations[] = {
     op_forward,       op_backward,  op_optimizer, op_step,     op_train_batch,
     op_predict_infer, op_save_load, op_fit,       op_evaluate, op_grow,
-    op_inspect,       op_set_lr,    op_poke,      op_set};
+    op_inspect,       op_set_lr,    op_poke,      op_set,      op_fold};
 
 static const char *const operation_names[] = {
     "forward",     "backward/loss_value", "optimizer_create", "step",
     "train_batch", "predict+infer",       "save+load",        "fit",
     "evaluate",    "add_dense",           "inspect",          "set_lr",
-    "poke",        "set_params"};
+    "poke",        "set_params",          "standardize_fold"};
 
 /* Reports a broken promise (libFuzzer then saves the input) and aborts. */
 static void fail(const char *why, size_t op, mlp_status st)
