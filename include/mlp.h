@@ -479,7 +479,11 @@ mlp_status mlp_evaluate(mlp_net *net, const float *X, const float *Y, size_t n,
  * docs/model-format.md (little-endian, versioned, with a checksum). An
  * existing file is replaced atomically: the model is written to a temporary
  * file in the same folder, flushed and renamed, so a failure never leaves a
- * half-written file at path.
+ * half-written file at path. The temporary is named '.' + 16 hex digits +
+ * ".mlptmp" and removed on every failure the call sees; a process killed
+ * while saving can leave one, which is safe to delete. A replaced file's
+ * permission bits are kept; its owner and group are the saving process's,
+ * as for any new file.
  * Returns MLP_ERR_ARG (NULL, a network without layers or whose output
  * activation does not match its loss, which could not be loaded back),
  * MLP_ERR_SHAPE (the size overflows size_t, as for mlp_net_saved_size),
