@@ -60,6 +60,8 @@ CASES = [
     ("8-32-1", "relu", "identity", "mse", "sgd", 0.02, 0.9, 0.0, 32),
     ("8-32-1", "identity", "identity", "mse", "adamw", 0.01, 0.0, 0.01, 32),
     ("8-32-1", "tanh", "identity", "mse", "sgd", 0.01, 0.9, 0.0, 3),
+    ("8-16-2", "sigmoid", "relu", "mse", "adam", 0.01, 0.0, 0.0, 8),
+    ("8-16-2", "relu", "leaky-relu", "mse", "sgd", 0.05, 0.9, 0.0, 8),
     ("2-4-1", "relu", "sigmoid", "mse", "sgd", 0.2, 0.9, 0.0, 1),
     ("2-4-1", "tanh", "tanh", "mse", "nesterov", 0.05, 0.5, 0.0, 4),
     ("64-128-64-10", "relu", "softmax", "ce", "sgd", 0.01, 0.9, 0.0, 32),
