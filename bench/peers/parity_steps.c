@@ -29,17 +29,20 @@ static int fail(const char *what)
     return 1;
 }
 
-/* Parses "4-8-3" into widths; returns how many, 0 if malformed. */
+/* Parses "4-8-3" into widths: 2 to MAX_LAYERS + 1 positive integers
+ * joined by '-'. Returns how many, 0 if malformed. */
 static size_t parse_widths(const char *s, size_t *widths)
 {
-    size_t n = 0;
-    for (char *end; *s && n <= MAX_LAYERS; s = *end ? end + 1 : end) {
-        unsigned long w = strtoul(s, &end, 10);
-        if (end == s || w == 0 || (*end && *end != '-'))
+    for (size_t n = 0; n <= MAX_LAYERS && *s >= '0' && *s <= '9';) {
+        char *end;
+        widths[n++] = strtoul(s, &end, 10);
+        if (widths[n - 1] == 0 || (*end && *end != '-'))
             return 0;
-        widths[n++] = w;
+        if (!*end)
+            return n >= 2 ? n : 0;
+        s = end + 1;
     }
-    return n >= 2 && n <= MAX_LAYERS + 1 ? n : 0;
+    return 0;
 }
 
 static int parse_activation(const char *s, mlp_activation *act)
