@@ -11,10 +11,11 @@
  * the bytes after it.
  *
  * Besides the sanitizers, every call is checked against the header's
- * promises: statuses are valid; a call that fails with anything but
- * MLP_ERR_NUMERIC leaves the parameters byte for byte as they were; a call
- * that trains and succeeds leaves finite parameters; mlp_infer gives
- * mlp_predict's bits; a saved network loads back to the same bytes.
+ * promises: statuses are valid; a call that fails leaves the parameters
+ * byte for byte as they were, but for mlp_fit's MLP_ERR_NUMERIC, which
+ * keeps the steps before the bad one; a call that computes new parameters
+ * (training, a standardization fold) leaves finite ones finite; mlp_infer
+ * gives mlp_predict's bits; a saved network loads back to the same bytes.
  * A broken promise aborts, which libFuzzer reports as a crash.
  */
 #include "mlp.h"
@@ -437,25 +438,16 @@ static mlp_status op_set_lr(session *s, reader *r)
 
 /* Folds a standardization into the first layer, as a caller does before
  * saving; the deviations are mostly usable, sometimes anything (zero,
- * negative, subnormal, NaN). The fold promises more than run_op checks:
- * a refusal, MLP_ERR_NUMERIC included, changes nothing, and a fold of
- * finite parameters leaves finite ones. */
+ * negative, subnormal, NaN). */
 static mlp_status op_fold(session *s, reader *r)
 {
-    size_t n = mlp_net_inputs(s->net), count;
+    size_t n = mlp_net_inputs(s->net);
     float mean[MAX_UNITS], std[MAX_UNITS];
     fill(r, mean, n);
     for (size_t k = 0; k < n; k++)
         std[k] =
             next_below(r, 8) ? 0.25f * (float)(1 + next_below(r, 16)) : next_float(r);
-    float *before = snapshot(s->net, &count);
-    bool was_finite = params_finite(s->net);
-    mlp_status st = mlp_standardize_fold(s->net, mean, std);
-    if ((st != MLP_OK && !same_params(s->net, before, count)) ||
-        (st == MLP_OK && was_finite && !params_finite(s->net)))
-        abort();
-    free(before);
-    return st;
+    return mlp_standardize_fold(s->net, mean, std);
 }
 
 typedef mlp_status (*operation)(session *, reader *);
@@ -479,10 +471,19 @@ static void fail(const char *why, size_t op, mlp_status st)
     abort();
 }
 
-/* Operations that train: after success their parameters must be finite. */
-static bool trains(operation op)
+/* Operations that compute new parameters: finite ones must stay finite,
+ * whatever the status (a refusal changes nothing; mlp_fit's MLP_ERR_NUMERIC
+ * puts back the last good step). */
+static bool computes_params(operation op)
 {
-    return op == op_step || op == op_train_batch || op == op_fit;
+    return op == op_step || op == op_train_batch || op == op_fit || op == op_fold;
+}
+
+/* Only mlp_fit may fail and still have changed the parameters: with
+ * MLP_ERR_NUMERIC it keeps the steps before the bad one. */
+static bool may_change_on_failure(operation op, mlp_status st)
+{
+    return op == op_fit && st == MLP_ERR_NUMERIC;
 }
 
 /* Runs one operation and checks the rules of the file comment. */
@@ -497,10 +498,11 @@ static void run_op(session *s, reader *r)
     check_status(st);
     if (getenv("MLP_FUZZ_TRACE"))
         fprintf(stderr, "fuzz_api: %s -> %s\n", operation_names[index], mlp_strerror(st));
-    if (st != MLP_OK && st != MLP_ERR_NUMERIC && !same_params(s->net, before, count))
+    if (st != MLP_OK && !may_change_on_failure(op, st) &&
+        !same_params(s->net, before, count))
         fail("a failed call changed the parameters", index, st);
-    if (trains(op) && was_finite && !params_finite(s->net))
-        fail("training left a non-finite parameter", index, st);
+    if (computes_params(op) && was_finite && !params_finite(s->net))
+        fail("a call left a non-finite parameter", index, st);
     free(before);
 }
 
